@@ -1,0 +1,109 @@
+"""Column contracts of the frames that flow between pipeline stages.
+
+Every stage reads and writes frames with exactly these columns and dtypes, so that the
+stages can be developed, tested and swapped independently, and so that the warehouse
+tables (created from the same dictionaries) never drift from what the code produces.
+
+Offsets (``start``/``end``) are always character offsets (Python ``str`` indexing, end
+exclusive) into ``articles.text`` of the same ``article_id``.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+UTC_TS = pl.Datetime("us", "UTC")
+
+# One row per article.  ``text`` is the canonical text all offsets refer to:
+# title, standfirst (when there is one) and the body paragraphs, joined by "\n",
+# one paragraph per line.
+ARTICLES: dict[str, pl.DataType] = {
+    "article_id": pl.String(),  # stable: hash of canonical URL, else of title+body
+    "batch_id": pl.String(),  # the run that first ingested it
+    "source_path": pl.String(),  # input file relative to the input folder
+    "source_format": pl.String(),  # txt | json | jsonl | ...
+    "url": pl.String(),
+    "outlet": pl.String(),  # publication the article came from
+    "published_at": UTC_TS,
+    "title": pl.String(),
+    "standfirst": pl.String(),
+    "body": pl.String(),  # paragraphs joined by "\n"
+    "text": pl.String(),
+    "content_hash": pl.String(),  # sha256 of normalised title + body
+    "n_chars": pl.Int64(),
+    "ingested_at": UTC_TS,
+}
+
+# Rejected inputs: nothing is dropped silently, every rejection is a row here.
+QUARANTINE: dict[str, pl.DataType] = {
+    "batch_id": pl.String(),
+    "input": pl.String(),  # file (and line/record) the row came from
+    "stage": pl.String(),  # ingest | validate_raw | nlp | validate_nlp | ...
+    "reason": pl.String(),  # short machine-readable reason code
+    "detail": pl.String(),  # human-readable explanation
+    "article_id": pl.String(),
+    "quarantined_at": UTC_TS,
+}
+
+SENTENCES: dict[str, pl.DataType] = {
+    "article_id": pl.String(),
+    "sentence_id": pl.Int32(),  # 0-based index within the article
+    "paragraph_id": pl.Int32(),  # 0 = title line
+    "start": pl.Int32(),
+    "end": pl.Int32(),
+}
+
+TOKENS: dict[str, pl.DataType] = {
+    "article_id": pl.String(),
+    "token_id": pl.Int32(),  # 0-based index within the article
+    "sentence_id": pl.Int32(),
+    "start": pl.Int32(),
+    "end": pl.Int32(),
+    "text": pl.String(),
+    "kind": pl.String(),  # word | number | punct | symbol
+}
+
+ENTITY_MENTIONS: dict[str, pl.DataType] = {
+    "article_id": pl.String(),
+    "mention_id": pl.Int32(),  # 0-based index within the article
+    "sentence_id": pl.Int32(),
+    "start": pl.Int32(),
+    "end": pl.Int32(),
+    "text": pl.String(),  # surface form as written
+    "label": pl.String(),  # PERSON | ORG | LOC
+    "actor": pl.String(),  # canonical name within the article ("Donald Trump")
+    "actor_type": pl.String(),  # person | organisation | place
+}
+
+QUOTES: dict[str, pl.DataType] = {
+    "quote_id": pl.String(),  # article_id + ":" + start offset of the content
+    "article_id": pl.String(),
+    "sentence_id": pl.Int32(),
+    "paragraph_id": pl.Int32(),
+    "start": pl.Int32(),  # content span, quotation marks excluded
+    "end": pl.Int32(),
+    "quote_text": pl.String(),  # the content, marks excluded
+    "speaker": pl.String(),  # canonical actor name, NULL when unattributed
+    "speaker_type": pl.String(),  # person | organisation | place, NULL when no speaker
+    "speaker_start": pl.Int32(),  # the mention that attributes it (name or pronoun)
+    "speaker_end": pl.Int32(),
+    "attribution": pl.String(),  # how the speaker was found (see pipeline.quotes)
+    "cue": pl.String(),  # the speech verb or phrase as written ("said", "according to")
+}
+
+
+def empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """An empty frame with the contract's columns, for stages that found nothing."""
+    return pl.DataFrame(schema=schema)
+
+
+def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Select and cast ``frame`` to the contract, failing loudly on a missing column.
+
+    Casting is strict: a value that does not fit the contract is a bug upstream and must
+    not be turned into a NULL on the way to the warehouse.
+    """
+    missing = [c for c in schema if c not in frame.columns]
+    if missing:
+        raise ValueError(f"frame is missing contract columns {missing}")
+    return frame.select([pl.col(c).cast(t, strict=True) for c, t in schema.items()])
