@@ -1,0 +1,120 @@
+"""newsdesk nightly: ingest → validate raw → NLP → validate NLP → load → validate warehouse
+→ dbt build → validate marts → publish, then a teardown that records the outcome.
+
+Tasks are thin: each calls one function of ``pipeline.stages`` and passes the run
+manifest's path (a short string) through XCom; data stays in the run folder and the work
+database. Configuration comes from ``NEWSDESK_*`` environment variables (see
+``pipeline.config``) or, per run, from the ``input_dir`` / ``warehouse`` params.
+
+A batch that fails a data check is quarantined and its task fails without retries
+(``AirflowFailException``); other errors are retried. Runs never overlap
+(``max_active_runs=1``): each builds on the snapshot the previous one published.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Param, dag, get_current_context, setup, task, teardown
+from airflow.sdk.exceptions import AirflowFailException
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+from pipeline import stages
+
+RETRIES = int(os.environ.get("NEWSDESK_TASK_RETRIES", "2"))
+RETRY_DELAY = timedelta(seconds=int(os.environ.get("NEWSDESK_RETRY_DELAY_SECONDS", "120")))
+
+
+def _stage(fn, manifest_path: str) -> str:
+    """Run a stage; a quarantined batch fails the task for good instead of retrying."""
+    try:
+        return fn(manifest_path)
+    except stages.BatchRejected as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
+@dag(
+    dag_id="newsdesk_nightly",
+    schedule=CronDataIntervalTimetable("30 2 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "owner": "newsdesk",
+        "retries": RETRIES,
+        "retry_delay": RETRY_DELAY,
+        "retry_exponential_backoff": 2.0,
+    },
+    params={
+        "input_dir": Param(None, type=["null", "string"], description="Folder of input articles (default: NEWSDESK_INPUT)."),
+        "warehouse": Param(None, type=["null", "string"], description="Published DuckDB file (default: NEWSDESK_WAREHOUSE)."),
+    },
+    tags=["newsdesk"],
+    doc_md=__doc__,
+)
+def newsdesk_nightly():
+    @setup
+    @task
+    def start_run() -> str:
+        ctx = get_current_context()
+        params = ctx["params"]
+        return stages.start_run(
+            ctx["run_id"],
+            logical_date=ctx.get("logical_date") or ctx["dag_run"].run_after,
+            data_interval_start=ctx.get("data_interval_start"),
+            data_interval_end=ctx.get("data_interval_end"),
+            overrides={"input_dir": params.get("input_dir"), "warehouse": params.get("warehouse")},
+        )
+
+    @task
+    def ingest(manifest: str) -> str:
+        return _stage(stages.ingest, manifest)
+
+    @task
+    def validate_raw(manifest: str) -> str:
+        return _stage(stages.validate_raw, manifest)
+
+    @task
+    def nlp(manifest: str) -> str:
+        return _stage(stages.nlp, manifest)
+
+    @task
+    def validate_nlp(manifest: str) -> str:
+        return _stage(stages.validate_nlp, manifest)
+
+    @task
+    def load(manifest: str) -> str:
+        return _stage(stages.load, manifest)
+
+    @task
+    def validate_warehouse(manifest: str) -> str:
+        return _stage(stages.validate_warehouse, manifest)
+
+    @task
+    def dbt_build(manifest: str) -> str:
+        return _stage(stages.dbt_build, manifest)
+
+    @task
+    def validate_marts(manifest: str) -> str:
+        return _stage(stages.validate_marts, manifest)
+
+    @task(retries=0)
+    def publish(manifest: str) -> str:
+        # No automatic retry: a publish conflict means another run won; a human re-runs.
+        return _stage(stages.publish, manifest)
+
+    @teardown
+    @task
+    def finalize(manifest: str) -> dict:
+        return stages.finalize(manifest)
+
+    manifest = start_run()
+    published = publish(
+        validate_marts(dbt_build(validate_warehouse(load(validate_nlp(nlp(validate_raw(ingest(manifest))))))))
+    )
+    published >> finalize(manifest)
+
+
+newsdesk_nightly_dag = newsdesk_nightly()

@@ -1,0 +1,13 @@
+-- Mentions that resolved to an actor (people, organisations, places).
+select
+    article_id,
+    mention_id,
+    sentence_id,
+    "start",
+    "end",
+    text as mention_text,
+    label,
+    actor,
+    actor_type
+from {{ source('newsdesk', 'entity_mentions') }}
+where actor is not null

@@ -1,0 +1,14 @@
+-- Direct quotations; speaker is NULL when no speaker could be found.
+select
+    quote_id,
+    article_id,
+    sentence_id,
+    paragraph_id,
+    "start",
+    "end",
+    quote_text,
+    speaker,
+    speaker_type,
+    attribution,
+    cue
+from {{ source('newsdesk', 'quotes') }}

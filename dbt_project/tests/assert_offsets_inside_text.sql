@@ -1,0 +1,18 @@
+-- Every span points inside its article, and the text at the span is what the row says.
+with a as (select article_id, text, n_chars from {{ source('newsdesk', 'articles') }}),
+spans as (
+    select 'entity_mentions' as tbl, article_id, "start", "end", text as span_text
+    from {{ source('newsdesk', 'entity_mentions') }}
+    union all
+    select 'quotes', article_id, "start", "end", quote_text from {{ source('newsdesk', 'quotes') }}
+    union all
+    select 'tokens', article_id, "start", "end", text from {{ source('newsdesk', 'tokens') }}
+    union all
+    select 'sentences', article_id, "start", "end", null from {{ source('newsdesk', 'sentences') }}
+)
+select s.tbl, s.article_id, s."start", s."end", s.span_text
+from spans as s
+left join a using (article_id)
+where a.article_id is null
+   or s."start" < 0 or s."end" <= s."start" or s."end" > a.n_chars
+   or (s.span_text is not null and substring(a.text, s."start" + 1, s."end" - s."start") != s.span_text)

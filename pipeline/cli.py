@@ -1,0 +1,247 @@
+"""``newsdesk`` — run the nightly pipeline and look at what it produced.
+
+Heavy imports (Airflow, spaCy, dbt, GX) happen inside the commands that need them, so
+``newsdesk --help`` and ``newsdesk sql`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipeline.config import Settings
+
+EPILOG = """\
+examples:
+  newsdesk run                      run the nightly DAG on seeds/ (through Airflow's dag.test)
+  newsdesk run ~/news --warehouse /data/news.duckdb
+  newsdesk summary                  totals, top actors and sources of the published warehouse
+  newsdesk sql "SELECT * FROM quote_counts_per_source ORDER BY quotes DESC LIMIT 10"
+  newsdesk runs                     recent runs with their outcome and stage timings
+  newsdesk quarantine list          batches and inputs the pipeline refused, with reasons
+  newsdesk airflow standalone       the same DAG under a real scheduler and web UI
+
+environment: NEWSDESK_INPUT, NEWSDESK_WAREHOUSE, NEWSDESK_STATE, NEWSDESK_NLP_BATCH,
+NEWSDESK_NLP_PROCESSES, NEWSDESK_MAX_FILE_BYTES (flags win over variables).
+"""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        input_dir=getattr(args, "input_dir", None),
+        warehouse=getattr(args, "warehouse", None),
+        state_dir=getattr(args, "state", None),
+    )
+
+
+def _progress_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    logger = logging.getLogger("newsdesk")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logger.propagate = False
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipeline import airflow_runner, report, stages
+    from pipeline.runs import Manifest
+
+    settings = _settings(args)
+    if not settings.input_dir.is_dir():
+        print(f"newsdesk: input folder {settings.input_dir} does not exist", file=sys.stderr)
+        return 2
+    _progress_logging(args.verbose)
+    logical_date = datetime.fromisoformat(args.date).replace(tzinfo=UTC) if args.date else None
+    print(f"newsdesk: running DAG {airflow_runner.DAG_ID} on {settings.input_dir}", file=sys.stderr)
+    t0 = datetime.now(UTC)
+    result = airflow_runner.run_dag(settings, logical_date=logical_date, quiet=not args.verbose)
+    seconds = (datetime.now(UTC) - t0).total_seconds()
+    run_dir = _find_run_dir(settings, result["run_id"])
+    records = Manifest.load(run_dir / "manifest.json").stage_records() if run_dir else []
+    outcome = stages.read_outcome(run_dir) if run_dir else None
+    if result["state"] != "success" or not outcome or outcome.get("status") != "published":
+        print(f"\nnewsdesk: run {result['run_id']} FAILED (Airflow state: {result['state']})", file=sys.stderr)
+        if outcome:
+            print(json.dumps(outcome, indent=2), file=sys.stderr)
+        for stage, status, secs, rows in report.stage_table(records):
+            print(f"  {stage:<19} {status:<8} {secs:7.2f}s  {rows}", file=sys.stderr)
+        print("The published warehouse was left as it was. See: newsdesk quarantine list", file=sys.stderr)
+        return 1
+    summary = report.warehouse_summary(settings.warehouse)
+    if args.json:
+        print(report.as_json({**summary, "run_id": result["run_id"], "seconds": seconds, "stages": records}))
+    else:
+        print(f"\nRun {result['run_id']} published in {seconds:.1f}s\n")
+        print(report.format_summary(summary, records))
+        print("\nQuery it:  newsdesk sql \"SELECT * FROM mentions_per_actor ORDER BY mentions DESC\"")
+    return 0
+
+
+def _find_run_dir(settings: Settings, run_id: str) -> Path | None:
+    for manifest in sorted(settings.runs_dir.glob("*/manifest.json"), reverse=True):
+        if json.loads(manifest.read_text()).get("run_id") == run_id:
+            return manifest.parent
+    return None
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from pipeline import report
+
+    settings = _settings(args)
+    if not settings.warehouse.exists():
+        print(f"newsdesk: nothing published yet at {settings.warehouse}; run `newsdesk run` first", file=sys.stderr)
+        return 1
+    s = report.warehouse_summary(settings.warehouse, top=args.top)
+    print(report.as_json(s) if args.json else report.format_summary(s))
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from pipeline import warehouse
+
+    settings = _settings(args)
+    if not settings.warehouse.exists():
+        print(f"newsdesk: nothing published yet at {settings.warehouse}", file=sys.stderr)
+        return 1
+    with warehouse.connect(settings.warehouse, read_only=True) as con:
+        rel = con.sql(args.query)
+        if rel is None:
+            return 0
+        if args.format == "csv":
+            import csv
+
+            writer = csv.writer(sys.stdout)
+            writer.writerow(rel.columns)
+            writer.writerows(rel.fetchall())
+        elif args.format == "json":
+            cols = rel.columns
+            print(json.dumps([dict(zip(cols, r, strict=True)) for r in rel.fetchall()], default=str, indent=2))
+        else:
+            rel.show(max_width=int(os.environ.get("COLUMNS", "160")), max_rows=args.max_rows)
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from pipeline import stages
+    from pipeline.runs import Manifest
+
+    settings = _settings(args)
+    folders = sorted(settings.runs_dir.glob("*/manifest.json"), reverse=True)[: args.limit]
+    if not folders:
+        print("no runs yet")
+        return 0
+    for mpath in folders:
+        m = Manifest.load(mpath)
+        outcome = stages.read_outcome(m.run_dir) or {"status": "running or killed"}
+        total = sum(r["seconds"] for r in m.stage_records())
+        print(f"{m.batch_id}  {outcome.get('status'):<12} {total:7.1f}s  {m.run_id}")
+        if outcome.get("status") not in ("published",):
+            print(f"    failed at {outcome.get('failed_stage')}: {str(outcome.get('error'))[:300]}")
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    from pipeline import quarantine, warehouse
+
+    settings = _settings(args)
+    if args.action == "release":
+        folder = quarantine.release(settings, args.batch_id)
+        print(f"released {args.batch_id}: the next run takes its articles again ({folder} is kept)")
+        return 0
+    found = quarantine.batches(settings)
+    print(f"Quarantined batches ({len(found)}) under {settings.quarantine_dir}:")
+    for b in found:
+        state = "released" if b["released"] else "held"
+        print(f"  {b['batch_id']}  {state:<8} {b['articles']:>5} articles  {b['stage']}: {b['message'][:200]}")
+    if settings.warehouse.exists():
+        with warehouse.connect(settings.warehouse, read_only=True) as con:
+            rows = con.execute(
+                "SELECT stage, reason, count(*) FROM quarantine GROUP BY ALL ORDER BY 3 DESC").fetchall()
+        print("\nRefused inputs in the published warehouse (stage, reason, count):")
+        for stage, reason, n in rows:
+            print(f"  {stage:<18} {reason:<24} {n}")
+        print("  details: newsdesk sql \"SELECT input, reason, detail FROM quarantine\"")
+    return 0
+
+
+def cmd_airflow(args: argparse.Namespace) -> int:
+    from pipeline import airflow_runner
+
+    settings = _settings(args)
+    env = {**os.environ, **airflow_runner.airflow_env(settings, quiet=False)}
+    airflow_runner.ensure_metadata_db(settings, env)
+    os.execvpe(sys.executable, [sys.executable, "-m", "airflow", *args.airflow_args], env)
+    return 0  # not reached
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--warehouse", help="published DuckDB file (default: NEWSDESK_WAREHOUSE or "
+                                            "warehouse/newsdesk.duckdb)")
+    common.add_argument("--state", help="state folder: runs, quarantine, Airflow home (default: .newsdesk)")
+
+    parser = argparse.ArgumentParser(
+        prog="newsdesk",
+        description="newsdesk: find who is mentioned and who is quoted, through which outlet, in news "
+                    "articles. Airflow runs the pipeline, Polars and spaCy tag the text, DuckDB holds the "
+                    "warehouse, dbt builds the marts, Great Expectations checks every stage.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", parents=[common], help="run the nightly DAG once on an input folder",
+                       description="Run the newsdesk_nightly DAG once through Airflow (dag.test on a SQLite "
+                                   "metadata DB in the state folder): ingest, validate, NLP, load, dbt build, "
+                                   "validate marts, publish. Prints a summary; exit code 1 if the run failed.")
+    p.add_argument("input_dir", nargs="?", help="folder of .txt/.json/.jsonl articles (default: seeds/)")
+    p.add_argument("--date", help="logical date of the run (YYYY-MM-DD[THH:MM]); default: now")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("-v", "--verbose", action="store_true", help="show Airflow's own logs too")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("summary", parents=[common], help="totals and top lists of the published warehouse")
+    p.add_argument("--top", type=int, default=10)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("sql", parents=[common], help="run a read-only SQL query on the published warehouse")
+    p.add_argument("query")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("--max-rows", type=int, default=100)
+    p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("runs", parents=[common], help="recent runs: outcome and time")
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("quarantine", parents=[common], help="list or release quarantined batches")
+    p.add_argument("action", choices=["list", "release"], nargs="?", default="list")
+    p.add_argument("batch_id", nargs="?")
+    p.set_defaults(func=cmd_quarantine)
+
+    p = sub.add_parser("airflow", parents=[common], help="any airflow command with newsdesk's environment",
+                       description="Runs `airflow ARGS` with AIRFLOW_HOME, the dags folder and the NEWSDESK_* "
+                                   "settings of this project, e.g. `newsdesk airflow standalone` or "
+                                   "`newsdesk airflow dags backfill newsdesk_nightly --from-date ... --to-date ...`.")
+    p.add_argument("airflow_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_airflow)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "quarantine" and args.action == "release" and not args.batch_id:
+        parser.error("quarantine release needs a BATCH_ID")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Where things live, resolved once from the environment (and CLI/DAG overrides).
+
+Tasks never rely on a current directory or a module-level global: every path a task uses
+comes from a :class:`Settings` built here and written into the run's manifest, so that the
+same DAG runs under ``dag.test()``, ``airflow standalone`` or a Celery/Kubernetes executor
+(where the state folder and warehouse must then sit on storage every worker sees).
+
+Environment variables (all optional):
+
+``NEWSDESK_PROJECT_DIR``   repository root (dbt_project/, expectations/, dags/); default: this checkout
+``NEWSDESK_INPUT``         folder of input articles; default ``<project>/seeds``
+``NEWSDESK_WAREHOUSE``     published DuckDB file analysts read; default ``<project>/warehouse/newsdesk.duckdb``
+``NEWSDESK_STATE``         run folders, quarantine, Airflow home for the CLI; default ``<project>/.newsdesk``
+``NEWSDESK_MAX_FILE_BYTES``   larger input files are quarantined; default 20 MiB
+``NEWSDESK_NLP_BATCH``     articles per NLP chunk (bounds memory); default 2000
+``NEWSDESK_NLP_PROCESSES`` spaCy worker processes; default 1
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _default_project_dir() -> Path:
+    return Path(os.environ.get("NEWSDESK_PROJECT_DIR") or PACKAGE_DIR.parent).resolve()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved locations and knobs of one pipeline run (all paths absolute)."""
+
+    project_dir: Path
+    input_dir: Path
+    warehouse: Path
+    state_dir: Path
+    max_file_bytes: int = 20 * 1024 * 1024
+    nlp_batch_size: int = 2000
+    nlp_processes: int = 1
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return self.project_dir / "dbt_project"
+
+    @property
+    def gx_project_dir(self) -> Path:
+        return self.project_dir / "expectations"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.state_dir / "runs"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.state_dir / "quarantine"
+
+    @property
+    def build_dir(self) -> Path:
+        """Work databases live beside the published file so that publishing is one rename."""
+        return self.warehouse.parent / ".build"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.state_dir / "airflow"
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        """Build settings from ``NEWSDESK_*`` variables; non-None ``overrides`` win."""
+        project = Path(overrides.pop("project_dir", None) or _default_project_dir()).resolve()
+        env = os.environ
+        values: dict[str, Any] = {
+            "project_dir": project,
+            "input_dir": env.get("NEWSDESK_INPUT") or project / "seeds",
+            "warehouse": env.get("NEWSDESK_WAREHOUSE") or project / "warehouse" / "newsdesk.duckdb",
+            "state_dir": env.get("NEWSDESK_STATE") or project / ".newsdesk",
+            "max_file_bytes": env.get("NEWSDESK_MAX_FILE_BYTES") or cls.max_file_bytes,
+            "nlp_batch_size": env.get("NEWSDESK_NLP_BATCH") or cls.nlp_batch_size,
+            "nlp_processes": env.get("NEWSDESK_NLP_PROCESSES") or cls.nlp_processes,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls._coerce(values)
+
+    @classmethod
+    def _coerce(cls, values: dict[str, Any]) -> Settings:
+        known = {f.name: f for f in fields(cls)}
+        unknown = set(values) - set(known)
+        if unknown:
+            raise ValueError(f"unknown settings {sorted(unknown)}")
+        out: dict[str, Any] = {}
+        for name, value in values.items():
+            if name in ("project_dir", "input_dir", "warehouse", "state_dir"):
+                out[name] = Path(value).expanduser().resolve()
+            else:
+                out[name] = int(value)
+        return cls(**out)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, written into each run's manifest."""
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Settings:
+        return cls._coerce(dict(data))
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)

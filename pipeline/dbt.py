@@ -1,0 +1,105 @@
+"""Run dbt (models and tests) in-process against a run's work database.
+
+``dbtRunner`` avoids needing ``dbt`` on PATH and keeps one Python process per task. dbt's
+``target/`` and ``logs/`` go to the run folder (the repository stays read-only at run time)
+and anonymous usage statistics are off: nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DBT_ENV = {
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "DO_NOT_TRACK": "1",
+    "DBT_USE_COLORS": "false",
+    "DBT_PRINTER_WIDTH": "100",
+}
+
+
+class DbtFailed(RuntimeError):
+    """dbt reported failing models or tests; ``failures`` lists them."""
+
+    def __init__(self, command: str, failures: list[dict[str, Any]]) -> None:
+        self.failures = failures
+        lines = "; ".join(f"{f['name']}: {f['status']} {f.get('message') or ''}".strip() for f in failures[:10])
+        super().__init__(f"dbt {command} failed ({len(failures)} failing): {lines}")
+
+
+def _release_duckdb() -> None:
+    """Close dbt-duckdb's cached database handle.
+
+    dbt-duckdb keeps one DuckDB instance per process after ``invoke`` returns. When tasks
+    share a process (``dag.test()``, tests), the next stage could not open the same file
+    with its own settings while that instance lives, so it is closed here.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        env = DuckDBConnectionManager._ENV
+        DuckDBConnectionManager._ENV = None
+    if env is not None:
+        env.close()
+
+
+@dataclass
+class DbtResult:
+    command: str
+    passed: int = 0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run_dbt(
+    command: list[str], *, project_dir: Path, database: Path, work_dir: Path, quiet: bool = True
+) -> DbtResult:
+    """Invoke ``dbt <command>`` on ``database``; raise :class:`DbtFailed` on any failure."""
+    from dbt.cli.main import dbtRunner  # heavy import, only in the task that needs it
+
+    env_before = {k: os.environ.get(k) for k in [*DBT_ENV, "NEWSDESK_DBT_DATABASE"]}
+    os.environ.update(DBT_ENV)
+    os.environ["NEWSDESK_DBT_DATABASE"] = str(database)
+    args = [
+        *command,
+        "--project-dir", str(project_dir),
+        "--profiles-dir", str(project_dir),
+        "--target-path", str(work_dir / "target"),
+        "--log-path", str(work_dir / "logs"),
+    ]
+    if quiet:
+        args = ["--quiet", *args]
+    try:
+        res = dbtRunner().invoke(args)
+    finally:
+        _release_duckdb()
+        for k, v in env_before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    result = DbtResult(command=" ".join(command))
+    if res.exception is not None:
+        raise DbtFailed(result.command, [{"name": "dbt", "status": "error", "message": str(res.exception)}])
+    for r in getattr(res.result, "results", None) or []:
+        status = str(getattr(r.status, "value", r.status))
+        node = {
+            "name": r.node.name,
+            "resource_type": str(getattr(r.node.resource_type, "value", r.node.resource_type)),
+            "status": status,
+            "message": r.message,
+            "failures": r.failures,
+            "seconds": round(r.execution_time or 0.0, 3),
+        }
+        result.nodes.append(node)
+        if status in ("error", "fail", "runtime error"):
+            result.failures.append(node)
+        else:
+            result.passed += 1
+    if not res.success and not result.failures:
+        result.failures.append({"name": "dbt", "status": "error", "message": "dbt reported failure"})
+    if result.failures:
+        raise DbtFailed(result.command, result.failures)
+    return result

@@ -1,0 +1,176 @@
+"""The run folder: manifest, per-stage records, and the files stages hand to each other.
+
+Airflow tasks exchange only the manifest path through XCom; everything else a stage needs
+(settings, where the previous stage wrote its output) is in the manifest, so a task can be
+retried, or run on another worker that sees the same state folder, without hidden state.
+
+Layout of ``<state>/runs/<batch_id>/``::
+
+    manifest.json           settings + identity of the run (written once by ingest)
+    articles.parquet        new articles of this batch (ARTICLES contract)
+    rejected.parquet        ingest-time quarantine rows (QUARANTINE contract)
+    nlp/<table>/part-*.parquet   NLP output, one part per chunk of articles
+    stages/<stage>.json     timing, row counts and status of each stage
+    validation/<stage>.json GX results of each validation stage
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import Settings
+
+log = logging.getLogger("newsdesk")
+
+STAGES = (
+    "ingest",
+    "validate_raw",
+    "nlp",
+    "validate_nlp",
+    "load",
+    "validate_warehouse",
+    "dbt_build",
+    "validate_marts",
+    "publish",
+)
+
+
+def batch_id_for(run_id: str, logical_date: datetime | None) -> str:
+    """A file-system-safe id that is the same on every retry of the same Airflow run."""
+    stamp = (logical_date or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%S")
+    digest = hashlib.sha1(run_id.encode()).hexdigest()[:8]
+    return f"{stamp}_{digest}"
+
+
+@dataclass
+class Manifest:
+    """Identity and locations of one run; the only thing passed between tasks (by path)."""
+
+    batch_id: str
+    run_id: str
+    logical_date: str | None
+    data_interval_start: str | None
+    data_interval_end: str | None
+    settings: dict[str, Any]
+    created_at: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # ---- locations -------------------------------------------------------------------
+    @property
+    def cfg(self) -> Settings:
+        return Settings.from_dict(self.settings)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.cfg.runs_dir / self.batch_id
+
+    @property
+    def path(self) -> Path:
+        return self.run_dir / "manifest.json"
+
+    @property
+    def articles_path(self) -> Path:
+        return self.run_dir / "articles.parquet"
+
+    @property
+    def rejected_path(self) -> Path:
+        return self.run_dir / "rejected.parquet"
+
+    @property
+    def nlp_dir(self) -> Path:
+        return self.run_dir / "nlp"
+
+    def nlp_parts(self, table: str) -> Path:
+        return self.nlp_dir / table
+
+    @property
+    def work_db(self) -> Path:
+        return self.cfg.build_dir / f"{self.batch_id}.duckdb"
+
+    # ---- persistence -----------------------------------------------------------------
+    def save(self) -> Path:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.path, json.dumps(asdict(self), indent=2, sort_keys=True))
+        return self.path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Manifest:
+        return cls(**json.loads(Path(path).read_text()))
+
+    # ---- stage records ---------------------------------------------------------------
+    def stage_records(self) -> list[dict[str, Any]]:
+        """All stage records of this run, in pipeline order."""
+        folder = self.run_dir / "stages"
+        records = [json.loads(p.read_text()) for p in folder.glob("*.json")] if folder.exists() else []
+        order = {s: i for i, s in enumerate(STAGES)}
+        return sorted(records, key=lambda r: (order.get(r["stage"], 99), r["started_at"]))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a killed task never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+class StageRecord:
+    """Mutable record a stage fills in (row counts, notes) while it runs."""
+
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+        self.rows: dict[str, int] = {}
+        self.detail: dict[str, Any] = {}
+
+    def count(self, **rows: int) -> None:
+        self.rows.update({k: int(v) for k, v in rows.items()})
+
+
+@contextmanager
+def record_stage(manifest: Manifest, stage: str) -> Iterator[StageRecord]:
+    """Time a stage and write ``stages/<stage>.json`` whether it succeeds or fails.
+
+    The record is what the run-log table and the CLI summary are built from.
+    """
+    rec = StageRecord(stage)
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    status, error = "success", None
+    log.info("[%s] %s: started", manifest.batch_id, stage)
+    try:
+        yield rec
+    except BaseException as exc:
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        seconds = round(time.perf_counter() - t0, 3)
+        payload = {
+            "batch_id": manifest.batch_id,
+            "run_id": manifest.run_id,
+            "stage": stage,
+            "status": status,
+            "started_at": started.isoformat(),
+            "finished_at": datetime.now(UTC).isoformat(),
+            "seconds": seconds,
+            "rows": rec.rows,
+            "detail": rec.detail,
+            "error": error,
+        }
+        atomic_write_text(manifest.run_dir / "stages" / f"{stage}.json", json.dumps(payload, indent=2))
+        counts = ", ".join(f"{k}={v}" for k, v in rec.rows.items())
+        log.info("[%s] %s: %s in %.2fs %s", manifest.batch_id, stage, status, seconds, counts)
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:120]

@@ -1,0 +1,290 @@
+"""The DuckDB warehouse: table contract, work copies, loading, and atomic publishing.
+
+DuckDB allows one writer process per file, and a reader cannot open a file another process
+is writing. So the file analysts and dashboards open (the *published* warehouse) is never
+written in place: each run copies it to a work database beside it, loads and builds there,
+and only when every validation has passed replaces the published file with one
+``os.replace`` (atomic on POSIX). Readers that already have the old file open keep reading
+their consistent snapshot; new readers see the new one. A failed run publishes nothing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipeline import schemas
+
+# Detail tables loaded by Python; dbt builds staging views and marts on top of them.
+TABLES: dict[str, dict[str, pl.DataType]] = {
+    "articles": schemas.ARTICLES,
+    "quarantine": schemas.QUARANTINE,
+    "sentences": schemas.SENTENCES,
+    "tokens": schemas.TOKENS,
+    "entity_mentions": schemas.ENTITY_MENTIONS,
+    "quotes": schemas.QUOTES,
+}
+NLP_TABLES = ("sentences", "tokens", "entity_mentions", "quotes")
+
+RUN_LOG_DDL = """
+CREATE TABLE IF NOT EXISTS run_log (
+    batch_id VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    stage VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    started_at TIMESTAMPTZ,
+    finished_at TIMESTAMPTZ,
+    seconds DOUBLE,
+    rows JSON,
+    detail JSON,
+    error VARCHAR
+)"""
+
+PUBLISH_LOG_DDL = """
+CREATE TABLE IF NOT EXISTS publish_log (
+    snapshot_id VARCHAR NOT NULL,
+    batch_id VARCHAR NOT NULL,
+    base_snapshot VARCHAR,
+    published_at TIMESTAMPTZ NOT NULL,
+    articles BIGINT,
+    new_articles BIGINT
+)"""
+
+_DUCK_TYPES = {
+    pl.String: "VARCHAR",
+    pl.Int32: "INTEGER",
+    pl.Int64: "BIGINT",
+    pl.Float64: "DOUBLE",
+    pl.Boolean: "BOOLEAN",
+}
+
+
+class PublishConflict(RuntimeError):
+    """Another run published since this run started; publishing would lose its data."""
+
+
+def duck_type(dtype: pl.DataType) -> str:
+    if isinstance(dtype, pl.Datetime):
+        return "TIMESTAMPTZ" if dtype.time_zone else "TIMESTAMP"
+    for pl_type, sql in _DUCK_TYPES.items():
+        if dtype == pl_type:
+            return sql
+    raise TypeError(f"no DuckDB type for {dtype}")
+
+
+def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open a warehouse file with extension downloads disabled (no network at run time)."""
+    config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "true"}
+    if read_only:
+        return duckdb.connect(str(path), read_only=True, config=config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(path), config=config)
+
+
+def query_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
+    """Run a query and hand the result to Polars through Arrow (no row-by-row Python)."""
+    return pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create missing tables, and add columns the contract gained since the file was made."""
+    for table, schema in TABLES.items():
+        cols = ", ".join(f'"{c}" {duck_type(t)}' for c, t in schema.items())
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
+        existing = {r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema='main' AND table_name=?",
+            [table],
+        ).fetchall()}
+        for c, t in schema.items():
+            if c not in existing:
+                con.execute(f'ALTER TABLE {table} ADD COLUMN "{c}" {duck_type(t)}')
+    con.execute(RUN_LOG_DDL)
+    con.execute(PUBLISH_LOG_DDL)
+
+
+def current_snapshot(warehouse: Path) -> str | None:
+    """Id of the published snapshot, or None when nothing was published yet."""
+    if not warehouse.exists():
+        return None
+    with connect(warehouse, read_only=True) as con:
+        return latest_snapshot(con) if _has_table(con, "publish_log") else None
+
+
+def known_article_ids(warehouse: Path) -> pl.DataFrame:
+    """article_id of everything already published (to skip it before any NLP is spent)."""
+    if not warehouse.exists():
+        return pl.DataFrame(schema={"article_id": pl.String})
+    with connect(warehouse, read_only=True) as con:
+        if not _has_table(con, "articles"):
+            return pl.DataFrame(schema={"article_id": pl.String})
+        return query_frame(con, "SELECT article_id FROM articles")
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema='main' AND table_name=?", [table]
+    ).fetchone()[0])
+
+
+def remove_db(path: Path) -> None:
+    for p in (path, path.with_name(path.name + ".wal")):
+        p.unlink(missing_ok=True)
+
+
+def create_work_db(warehouse: Path, work_db: Path) -> None:
+    """Start (or restart, on a retry) the run's work database from the published snapshot."""
+    remove_db(work_db)
+    work_db.parent.mkdir(parents=True, exist_ok=True)
+    if warehouse.exists():
+        tmp = work_db.with_name(work_db.name + ".copying")
+        shutil.copyfile(warehouse, tmp)
+        os.replace(tmp, work_db)
+    with connect(work_db) as con:
+        ensure_schema(con)
+
+
+def _parquet_glob(folder: Path) -> str | None:
+    files = sorted(folder.glob("*.parquet"))
+    return str(folder / "*.parquet") if files else None
+
+
+def load_batch(
+    work_db: Path, *, articles: Path, rejected: Path, nlp_dir: Path, extra_quarantine: list[Path]
+) -> dict[str, int]:
+    """Insert a batch's new articles, their NLP rows and its quarantine rows.
+
+    Articles already in the warehouse are skipped (and so are their NLP rows), so loading
+    the same batch twice adds nothing. Returns the rows inserted per table.
+    """
+    inserted: dict[str, int] = {}
+    with connect(work_db) as con:
+        con.execute("BEGIN")
+        con.execute(
+            "CREATE TEMP TABLE new_ids AS SELECT DISTINCT a.article_id FROM read_parquet(?) a "
+            "WHERE NOT EXISTS (SELECT 1 FROM articles b WHERE b.article_id = a.article_id)",
+            [str(articles)],
+        )
+        inserted["articles"] = con.execute(
+            "INSERT INTO articles BY NAME SELECT * FROM read_parquet(?) "
+            "WHERE article_id IN (SELECT article_id FROM new_ids)",
+            [str(articles)],
+        ).fetchone()[0]
+        for table in NLP_TABLES:
+            glob = _parquet_glob(nlp_dir / table)
+            if glob is None:
+                inserted[table] = 0
+                continue
+            inserted[table] = con.execute(
+                f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?, union_by_name=true) "
+                "WHERE article_id IN (SELECT article_id FROM new_ids)",
+                [glob],
+            ).fetchone()[0]
+        q_files = [str(p) for p in [rejected, *extra_quarantine] if p.exists()]
+        inserted["quarantine"] = 0
+        if q_files:
+            inserted["quarantine"] = con.execute(
+                "INSERT INTO quarantine BY NAME SELECT * FROM read_parquet(?) q WHERE NOT EXISTS ("
+                " SELECT 1 FROM quarantine x WHERE x.input = q.input AND x.stage = q.stage"
+                " AND x.reason = q.reason AND x.detail IS NOT DISTINCT FROM q.detail)",
+                [q_files],
+            ).fetchone()[0]
+        con.execute("COMMIT")
+    return {k: int(v) for k, v in inserted.items()}
+
+
+def append_run_log(con: duckdb.DuckDBPyConnection, records: list[dict]) -> int:
+    """Add stage records (see pipeline.runs.record_stage) not yet in run_log."""
+    if not records:
+        return 0
+    frame = pl.DataFrame(
+        [
+            {
+                "batch_id": r["batch_id"],
+                "run_id": r["run_id"],
+                "stage": r["stage"],
+                "status": r["status"],
+                "started_at": r["started_at"],
+                "finished_at": r["finished_at"],
+                "seconds": float(r["seconds"]),
+                "rows": json.dumps(r.get("rows") or {}),
+                "detail": json.dumps(r.get("detail") or {}, default=str),
+                "error": r.get("error"),
+            }
+            for r in records
+        ]
+    ).with_columns(pl.col("started_at", "finished_at").str.to_datetime(time_zone="UTC"))
+    con.register("new_log", frame.to_arrow())
+    n = con.execute(
+        "INSERT INTO run_log BY NAME SELECT * FROM new_log n WHERE NOT EXISTS ("
+        " SELECT 1 FROM run_log r WHERE r.batch_id = n.batch_id AND r.stage = n.stage"
+        " AND r.started_at = n.started_at)"
+    ).fetchone()[0]
+    con.unregister("new_log")
+    return int(n)
+
+
+@contextmanager
+def publish_lock(warehouse: Path) -> Iterator[None]:
+    """Serialise publishers of one warehouse (a second run waits, then re-checks its base)."""
+    lock_path = warehouse.with_name(warehouse.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def latest_snapshot(con: duckdb.DuckDBPyConnection) -> str | None:
+    row = con.execute("SELECT snapshot_id FROM publish_log ORDER BY published_at DESC LIMIT 1").fetchone()
+    return row[0] if row else None
+
+
+def publish(work_db: Path, warehouse: Path, *, snapshot_id: str, batch_id: str, new_articles: int) -> None:
+    """Stamp the work database as a snapshot and atomically make it the published warehouse.
+
+    The work database was copied from the snapshot recorded last in its publish_log; if the
+    published file is no longer that snapshot, another run published meanwhile and swapping
+    this one in would silently drop that run's articles, so it refuses instead.
+    """
+    with connect(work_db) as con:
+        base_snapshot = latest_snapshot(con)
+        total = con.execute("SELECT count(*) FROM articles").fetchone()[0]
+        con.execute(
+            "INSERT INTO publish_log VALUES (?, ?, ?, ?, ?, ?)",
+            [snapshot_id, batch_id, base_snapshot, datetime.now(UTC), total, new_articles],
+        )
+        con.execute("CHECKPOINT")
+    with publish_lock(warehouse):
+        now_published = current_snapshot(warehouse)
+        if now_published != base_snapshot:
+            raise PublishConflict(
+                f"the published warehouse moved from {base_snapshot} to {now_published} while this run "
+                "was building; re-run to build on top of it"
+            )
+        _fsync(work_db)
+        os.replace(work_db, warehouse)
+        _fsync_dir(warehouse.parent)
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
