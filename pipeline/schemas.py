@@ -73,6 +73,8 @@ ENTITY_MENTIONS: dict[str, pl.DataType] = {
     "label": pl.String(),  # PERSON | ORG | LOC
     "actor": pl.String(),  # canonical name within the article ("Donald Trump")
     "actor_type": pl.String(),  # person | organisation | place
+    "ner_label": pl.String(),  # raw spaCy label (GPE, PRODUCT, ...) or ALIAS when re-found by name
+    "is_outlet": pl.Boolean(),  # the actor is a news outlet (masthead shape or reporting context)
 }
 
 QUOTES: dict[str, pl.DataType] = {
@@ -89,6 +91,8 @@ QUOTES: dict[str, pl.DataType] = {
     "speaker_end": pl.Int32(),
     "attribution": pl.String(),  # how the speaker was found (see pipeline.quotes)
     "cue": pl.String(),  # the speech verb or phrase as written ("said", "according to")
+    "speaker_role": pl.String(),  # the speaker's title/role as written ("Ukrainian President")
+    "cited_outlet": pl.String(),  # outlet the words were given to ("told NBC News"), canonical
 }
 
 

@@ -1,0 +1,303 @@
+"""Actors: which real-world person/organisation/place each mention stands for.
+
+Two levels:
+
+* per article (``canonicalise``): a journalist writes the full name once ("President-elect
+  Donald Trump") and then the surname, possessives and titles ("Trump’s", "Mr Trump").
+  Every mention gets the canonical full name of its actor, and the actor's type is decided
+  by voting over all its mentions, because the small NER model is inconsistent from one
+  mention to the next (it tags "Trump" as ORG half the time).  Names written again without
+  being tagged ("Syrskyi wrote ...") are found by re-scanning the article for the actor's
+  own names: a name list built from the article itself, never from a gazetteer.
+* corpus-wide (``assign_actor_ids``): stable ids and an alias table across articles.
+
+The per-article step is Python over the mentions of one article: the logic is sequential
+(a surname refers to the most recent full name before it) and there are only a few dozen
+mentions per article, so it costs a small fraction of NER time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import polars as pl
+
+ACTOR_TYPE = {"PERSON": "person", "ORG": "organisation", "LOC": "place"}
+
+# Words that make a capitalised name an organisation, not a person ("National Security
+# Council", "NBC News").  Generic vocabulary, not a list of names.
+ORG_WORDS = {
+    "news", "post", "times", "journal", "telegraph", "guardian", "herald", "tribune",
+    "gazette", "daily", "press", "chronicle", "observer", "independent", "mail", "express",
+    "mirror", "standard", "magazine", "radio", "tv", "television", "broadcasting", "network",
+    "council", "committee", "commission", "party", "ministry", "department", "bank", "group",
+    "inc", "corp", "corporation", "ltd", "plc", "llc", "co", "company", "university",
+    "college", "school", "association", "union", "agency", "force", "forces", "army", "navy",
+    "office", "court", "house", "senate", "congress", "parliament", "institute",
+    "foundation", "fund", "trust", "club", "united", "city", "fc", "board", "authority",
+    "service", "services", "police", "government", "administration", "campaign",
+    "organization", "organisation", "federation", "league", "bureau", "center", "centre",
+    "alliance", "movement", "airlines", "airways", "motors", "systems", "technologies",
+    "holdings", "partners", "capital", "reserve", "exchange", "church", "hospital",
+    "pentagon", "kremlin", "assembly", "cabinet", "coalition",
+}  # fmt: skip
+
+# Last words of a name that mark a news outlet (shape of a masthead, not a list of outlets).
+OUTLET_WORDS = {
+    "news", "post", "times", "journal", "telegraph", "guardian", "herald", "tribune",
+    "gazette", "daily", "press", "chronicle", "observer", "mail", "express", "mirror",
+    "magazine", "radio", "tv", "television", "broadcasting", "network", "newsweek",
+    "wire", "today", "bulletin", "reporter", "examiner", "inquirer", "dispatch", "sun",
+}  # fmt: skip
+
+# Reporting context that marks an ORG as a news outlet: "reported Reuters", "Reuters
+# reported", "told NBC News", "in an interview with CNN", "<outlet>’s reporting".
+_OUTLET_BEFORE = re.compile(
+    r"(?:\breported|\breports|\btold|\binterview with|\bspeaking to|\bspoke to|\bwrote in|"
+    r"\bop-ed in|\bcolumn in|\bpublished by|\bappeared on|\bbroadcast by|\breported by)\s+(?:the\s+)?$",
+    re.IGNORECASE,
+)
+_OUTLET_AFTER = re.compile(r"^(?:['’]s)?\s+(?:reported|reports|first reported|reporting|has reported)\b")
+
+# Capitalised words that are too often something else to be re-scanned as a name alias.
+_ALIAS_STOP = {
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december", "monday", "tuesday", "wednesday", "thursday",
+    "friday", "saturday", "sunday", "the", "a", "an", "and", "of", "he", "she", "it",
+    "president", "mr", "mrs", "ms", "dr", "new", "north", "south", "east", "west",
+}  # fmt: skip
+
+_POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
+_LEADING_THE = re.compile(r"^the\s+", re.IGNORECASE)
+
+
+def normalise_name(text: str) -> str:
+    """Surface form -> name: whitespace collapsed, possessive and quotes stripped."""
+    name = " ".join(text.replace("\n", " ").split())
+    name = _POSSESSIVE.sub("", name).strip(" \"“”‘’',;:()[]")
+    return name
+
+
+def name_key(name: str) -> str:
+    """Matching key: lower case, no leading article, unified apostrophes and dots."""
+    key = _LEADING_THE.sub("", name).lower().replace("’", "'").replace(".", "")
+    return " ".join(key.split())
+
+
+def _looks_like_person_name(name: str) -> bool:
+    """Two to four capitalised alphabetic words with no organisation word among them."""
+    toks = name.split()
+    if not 2 <= len(toks) <= 4:
+        return False
+    if any(t.lower().strip(".") in ORG_WORDS for t in toks):
+        return False
+    return all(
+        t[:1].isupper() and t.replace("-", "").replace("’", "").replace("'", "").isalpha() for t in toks
+    )
+
+
+def _is_title_case_line(line: str) -> bool:
+    """A headline written In Title Case, where NER spans are unreliable."""
+    words = [w for w in re.findall(r"[A-Za-z][\w’'-]*", line) if len(w) > 3]
+    return len(words) >= 3 and sum(w[0].isupper() for w in words) / len(words) >= 0.8
+
+
+@dataclass
+class _Actor:
+    name: str
+    key: str
+    votes: Counter = field(default_factory=Counter)
+    surface: Counter = field(default_factory=Counter)
+    outlet: bool = False
+
+
+def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict]) -> list[dict]:
+    """Resolve the mentions of one article to actors.  ``mentions`` sorted by start."""
+    title_end = text.find("\n") if "\n" in text else len(text)
+    title_case = _is_title_case_line(text[:title_end])
+    for m in mentions:
+        m["name"] = normalise_name(m["text"])
+    body_keys = {name_key(m["name"]) for m in mentions if m["start"] >= title_end}
+
+    # 1. Title-case headlines: "Trump Massive Middle Finger" -> the longest leading run of
+    #    words that is a name found in the body ("Trump").
+    if title_case:
+        for m in mentions:
+            if m["start"] >= title_end or name_key(m["name"]) in body_keys:
+                continue
+            toks = m["name"].split()
+            for n in range(len(toks) - 1, 0, -1):
+                if name_key(" ".join(toks[:n])) in body_keys:
+                    m["name"] = " ".join(toks[:n])
+                    m["end"] = m["start"] + len(m["name"])
+                    break
+
+    # 2. Person evidence per name: model votes, plus shape+context for ORG-tagged names.
+    full_persons: dict[str, str] = {}  # key -> full name, multi-word person names
+    for m in mentions:
+        toks = m["name"].split()
+        if len(toks) < 2:
+            continue
+        person_like = m["label"] == "PERSON" or (
+            m["label"] == "ORG"
+            and _looks_like_person_name(m["name"])
+            and _surname_reused(text, toks[-1], m["end"])
+        )
+        if person_like and not any(t.lower() in ORG_WORDS for t in toks):
+            full_persons.setdefault(name_key(m["name"]), m["name"])
+
+    # "Donald J. Trump" and "Donald Trump": same first and last word -> the first written
+    first_last: dict[tuple[str, str], str] = {}
+    for key, full in list(full_persons.items()):
+        toks = key.split()
+        full_persons[key] = first_last.setdefault((toks[0], toks[-1]), full)
+
+    # surname / first name -> full names carrying it, in order of first appearance
+    by_last: dict[str, list[str]] = {}
+    by_first: dict[str, list[str]] = {}
+    for full in dict.fromkeys(full_persons.values()):
+        toks = name_key(full).split()
+        by_last.setdefault(toks[-1], []).append(full)
+        by_first.setdefault(toks[0], []).append(full)
+
+    # 3. Re-scan: names of person actors written again without being tagged.
+    covered = [(m["start"], m["end"]) for m in mentions]
+    extra: list[dict] = []
+    aliases = set(full_persons.values()) | {f.split()[-1] for f in full_persons.values()}
+    for alias in sorted(aliases, key=len, reverse=True):
+        if alias.lower() in _ALIAS_STOP or len(alias) < 3:
+            continue
+        for hit in re.finditer(r"(?<![\w’'-])" + re.escape(alias) + r"(?![\w-])", text):
+            s, e = hit.start(), hit.end()
+            if any(s < ce and cs < e for cs, ce in covered):
+                continue
+            covered.append((s, e))
+            extra.append(
+                {**_blank(mentions[0]), "start": s, "end": e, "text": alias, "name": alias,
+                 "ner_label": "ALIAS", "label": "PERSON"}
+            )  # fmt: skip
+    if extra:
+        mentions = sorted(mentions + extra, key=lambda m: (m["start"], m["end"]))
+
+    # 4. Cluster: each mention -> actor key.
+    actors: dict[str, _Actor] = {}
+    last_full_seen: dict[str, str] = {}  # surname/first-name key -> most recent full name
+    for m in mentions:
+        key = name_key(m["name"])
+        toks = key.split()
+        actor_name: str | None = None
+        is_person_name = False
+        if key in full_persons:
+            actor_name, is_person_name = full_persons[key], True
+            for t in (toks[-1], toks[0]):
+                last_full_seen[t] = actor_name
+        elif len(toks) == 1 and m["label"] != "LOC":
+            tok = toks[0]
+            cands = by_last.get(tok) or by_first.get(tok)
+            if cands:
+                actor_name = last_full_seen.get(tok) or cands[0]
+                is_person_name = True
+        if actor_name is None:
+            # shorter written-out variants of a full name ("Donald J. Trump" vs "Donald Trump")
+            actor_name = m["name"]
+        akey = name_key(actor_name)
+        actor = actors.setdefault(akey, _Actor(name=actor_name, key=akey))
+        actor.votes[m["label"]] += 1
+        if is_person_name:
+            actor.votes["PERSON_NAME"] += 1
+        actor.surface[m["name"]] += 1
+        m["_akey"] = akey
+
+    # 5. Type of each actor by vote: a name that is a person's name is a person.
+    for actor in actors.values():
+        if actor.votes["PERSON_NAME"]:
+            actor_label = "PERSON"
+        else:
+            best = max(("PERSON", "ORG", "LOC"), key=lambda lab: (actor.votes[lab], lab == "PERSON"))
+            actor_label = best
+        actor.votes["_label"] = 0
+        actor.name = actor.name if actor_label == "PERSON" else actor.surface.most_common(1)[0][0]
+        if actor_label == "ORG":
+            last = actor.key.split()[-1] if actor.key else ""
+            actor.outlet = last in OUTLET_WORDS or (outlet is not None and name_key(outlet) == actor.key)
+        actor.label = actor_label  # type: ignore[attr-defined]
+
+    # 6. Outlets by reporting context ("reported Reuters").
+    for m in mentions:
+        actor = actors[m["_akey"]]
+        if actor.label == "ORG" and not actor.outlet:  # type: ignore[attr-defined]
+            before, after = text[max(0, m["start"] - 40) : m["start"]], text[m["end"] : m["end"] + 30]
+            if _OUTLET_BEFORE.search(before) or _OUTLET_AFTER.match(after):
+                actor.outlet = True
+
+    out = []
+    for m in mentions:
+        actor = actors[m["_akey"]]
+        label = actor.label  # type: ignore[attr-defined]
+        out.append(
+            {
+                "article_id": m["article_id"],
+                "start": m["start"],
+                "end": m["end"],
+                "text": text[m["start"] : m["end"]],
+                "ner_label": m["ner_label"],
+                "label": label,
+                "actor": actor.name,
+                "actor_type": ACTOR_TYPE[label],
+                "is_outlet": actor.outlet,
+            }
+        )
+    return out
+
+
+def _blank(template: dict) -> dict:
+    return {"article_id": template["article_id"]}
+
+
+def _surname_reused(text: str, surname: str, after: int) -> bool:
+    """Is ``surname`` written again on its own later in the article ("Syrskyi wrote")?
+
+    People are referred back to by surname; organisations almost never by their last word.
+    """
+    pattern = r"(?<![\w’'-])" + re.escape(surname) + r"(?![\w-])(?!\s+[A-Z])"
+    return re.search(pattern, text[after:]) is not None
+
+
+def canonicalise(mentions: pl.DataFrame, articles: pl.DataFrame) -> pl.DataFrame:
+    """Per-article actors for ``mentions`` (from ``entities.spacy_mentions``).
+
+    Returns one row per mention (plus re-found aliases) with ``actor``, ``actor_type``,
+    ``is_outlet`` and the voted ``label``; ``mention_id`` numbers them by offset.
+    """
+    schema = {
+        "article_id": pl.String, "start": pl.Int32, "end": pl.Int32, "text": pl.String,
+        "ner_label": pl.String, "label": pl.String, "actor": pl.String,
+        "actor_type": pl.String, "is_outlet": pl.Boolean,
+    }  # fmt: skip
+    if mentions.height == 0:
+        return pl.DataFrame(schema=schema).with_columns(pl.lit(0, pl.Int32).alias("mention_id")).head(0)
+    arts = articles.select(
+        "article_id",
+        pl.col("text").fill_null(""),
+        (pl.col("outlet") if "outlet" in articles.columns else pl.lit(None, pl.String)).alias("outlet"),
+    )
+    info = {r[0]: (r[1], r[2]) for r in arts.iter_rows()}
+    rows: list[dict] = []
+    for (art_id,), part in mentions.sort("article_id", "start", "end").group_by(
+        "article_id", maintain_order=True
+    ):
+        text, outlet = info[art_id]
+        rows.extend(_canonicalise_article(text, outlet, part.to_dicts()))
+    return (
+        pl.DataFrame(rows, schema=schema)
+        .sort("article_id", "start", "end")
+        .with_columns(pl.int_range(pl.len(), dtype=pl.Int32).over("article_id").alias("mention_id"))
+    )
+
+
+def actor_id(name: str, actor_type: str) -> str:
+    """Deterministic id of a new actor: hash of type and name key (stable across runs)."""
+    return hashlib.sha1(f"{actor_type}|{name_key(name)}".encode()).hexdigest()[:16]

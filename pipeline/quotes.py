@@ -1,0 +1,671 @@
+"""Direct quotations and who said them.
+
+Two steps, each where it is cheapest:
+
+1. **Finding quotes is vectorised** (Polars over the token frame of the whole batch):
+   quotation-mark tokens are filtered out of the tokens, given a role (curly marks by
+   their shape, straight marks by parity within the paragraph), and each opening mark is
+   paired with the next mark of the same paragraph via ``shift``.  An opening mark with no
+   closing mark is bounded by the next opening mark or the paragraph end, so an unbalanced
+   mark can never swallow the rest of the article.  An unclosed quote at a paragraph end
+   followed by a paragraph that opens with a mark is the multi-paragraph convention.
+2. **Attribution is a small per-article state machine** in Python (pronouns refer to the
+   most recent person before them; a quote with no cue of its own continues the previous
+   speaker), run only over the quotes, i.e. a handful of regex matches per article.
+
+``attribution`` vocabulary (how the speaker was found):
+
+* ``name_cue``      "X said", "X wrote on Telegram", "X, who ..., told NBC that"
+* ``cue_name``      "said X", "reported Reuters"
+* ``according_to``  "according to X"
+* ``colon``         "X: “...”" (a name and a colon right before the quote)
+* ``pronoun``       "he said": the most recent compatible actor before the pronoun
+* ``role_noun``     "the minister said": the most recent actor described by that role
+* ``subject``       a cue with no adjacent name ("Russia ..., claiming that ...") takes the
+                    nearest actor before the cue in the same sentence
+* ``continuation``  no cue of its own: the previous quote's speaker in the paragraph, or
+                    in the previous paragraph for a multi-paragraph quote
+* NULL              no speaker found (``speaker`` is NULL too)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import polars as pl
+
+from pipeline import schemas
+from pipeline.segment import assign_sentence_ids
+
+OPEN_MARKS = ["“", "«", "„"]
+CLOSE_MARKS = ["”", "»"]
+STRAIGHT = '"'
+
+# Speech and writing cues, as verbs (inflected forms listed so the regex stays simple).
+CUE_VERBS = [
+    "said",
+    "says",
+    "say",
+    "saying",
+    "told",
+    "tells",
+    "telling",
+    "wrote",
+    "writes",
+    "writing",
+    "added",
+    "adds",
+    "adding",
+    "claimed",
+    "claims",
+    "claiming",
+    "argued",
+    "argues",
+    "arguing",
+    "explained",
+    "explains",
+    "explaining",
+    "noted",
+    "notes",
+    "noting",
+    "stated",
+    "states",
+    "insisted",
+    "insists",
+    "insisting",
+    "asked",
+    "asks",
+    "replied",
+    "replies",
+    "responded",
+    "warned",
+    "warns",
+    "warning",
+    "declared",
+    "declares",
+    "continued",
+    "continues",
+    "tweeted",
+    "tweets",
+    "posted",
+    "announced",
+    "announces",
+    "acknowledged",
+    "admitted",
+    "admits",
+    "suggested",
+    "suggests",
+    "recalled",
+    "recalls",
+    "joked",
+    "complained",
+    "complains",
+    "conceded",
+    "predicted",
+    "promised",
+    "vowed",
+    "stressed",
+    "stresses",
+    "urged",
+    "countered",
+    "quipped",
+    "remarked",
+    "observed",
+    "concluded",
+    "reported",
+    "reports",
+    "reiterated",
+    "maintained",
+    "testified",
+    "cautioned",
+    "boasted",
+    "bragged",
+    "mused",
+    "shouted",
+    "yelled",
+    "lamented",
+]
+# Verbs whose object is the addressee, not the speaker ("told NBC", "asked reporters").
+ADDRESSEE_VERBS = {"told", "tells", "telling", "asked", "asks", "urged", "warned", "warns", "warning"}
+
+_CUE = re.compile(r"\b(?:according to|" + "|".join(sorted(CUE_VERBS, key=len, reverse=True)) + r")\b")
+
+# Role nouns that stand for a person or an organisation already named ("the minister said").
+ROLE_PERSON = [
+    "president",
+    "minister",
+    "secretary",
+    "senator",
+    "governor",
+    "mayor",
+    "spokesman",
+    "spokeswoman",
+    "spokesperson",
+    "official",
+    "officials",
+    "adviser",
+    "advisor",
+    "commander",
+    "general",
+    "chief",
+    "leader",
+    "director",
+    "chairman",
+    "chairwoman",
+    "candidate",
+    "nominee",
+    "ambassador",
+    "lawyer",
+    "attorney",
+    "judge",
+    "professor",
+    "analyst",
+    "economist",
+    "expert",
+    "source",
+    "sources",
+    "aide",
+    "aides",
+    "lawmaker",
+    "congressman",
+    "congresswoman",
+    "representative",
+    "head",
+    "executive",
+    "ceo",
+    "founder",
+    "manager",
+    "coach",
+    "player",
+    "actor",
+    "singer",
+    "star",
+    "author",
+    "writer",
+    "reporter",
+    "father",
+    "mother",
+    "man",
+    "woman",
+    "officer",
+    "diplomat",
+    "premier",
+    "chancellor",
+    "prosecutor",
+    "investigator",
+    "researcher",
+    "scientist",
+    "doctor",
+    "campaigner",
+    "activist",
+]
+ROLE_ORG = [
+    "newspaper",
+    "paper",
+    "daily",
+    "magazine",
+    "outlet",
+    "network",
+    "company",
+    "firm",
+    "group",
+    "ministry",
+    "department",
+    "agency",
+    "government",
+    "campaign",
+    "committee",
+    "organisation",
+    "organization",
+    "party",
+    "board",
+    "council",
+    "bank",
+    "union",
+    "office",
+    "army",
+    "military",
+    "police",
+    "court",
+    "report",
+    "statement",
+    "white",
+    "house",
+    "kremlin",
+]
+_ROLE_WORDS = "|".join(sorted(ROLE_PERSON + ROLE_ORG, key=len, reverse=True))
+_ROLE_BEFORE = re.compile(
+    r"\b(?:[Tt]he|[Aa]n?|[Hh]is|[Hh]er|[Tt]heir|[Ii]ts|[Oo]ne|[Aa]nother)\s+(?:[\w’'-]+\s+){0,3}?"
+    r"(?P<role>" + _ROLE_WORDS + r")s?\s*$"
+)
+_ROLE_AFTER = re.compile(
+    r"^\s*(?:[Tt]he|[Aa]n?|[Hh]is|[Hh]er|[Tt]heir|[Ii]ts|[Oo]ne|[Aa]nother)\s+(?:[\w’'-]+\s+){0,3}?"
+    r"(?P<role>" + _ROLE_WORDS + r")s?\b"
+)
+_PRONOUN_BEFORE = re.compile(r"\b(?P<p>[Hh]e|[Ss]he|[Tt]hey|[Ii]t)\s*$")
+_PRONOUN_AFTER = re.compile(r"^\s*(?P<p>he|she|they|it)\b")
+# Between a speaker and the cue: adverbs, auxiliaries, time phrases ("Syrskyi also said").
+_GAP_WORDS = re.compile(
+    r"(?:\s+(?:\w+ly|also|had|has|have|would|will|later|then|again|once|previously|further|"
+    r"had|was|is|has\s+been|in\s+a\s+statement|on\s+\w+day)|\s*,)\s*$"
+)
+# ", who served as X," / ", the former adviser," between a name and its cue.
+_APPOSITIVE = re.compile(r",[^,“”\"_;]{1,150},?\s*$")
+_ROLE_AS_WRITTEN = re.compile(
+    r"(?P<role>(?:(?:[\w’'-]+’s|[\w’'-]+'s|[A-Z][\w-]*|former|retired|top|senior|chief|deputy|"
+    r"acting|military|national|security|foreign|defence|defense|prime|vice|press|campaign|"
+    r"(?:" + "|".join(ROLE_PERSON) + r"))\s+){1,6})$"
+)
+_ROLE_APPOS_BEFORE = re.compile(
+    r"(?P<role>(?:[\w’'-]+\s+){0,5}(?:" + "|".join(ROLE_PERSON) + r")),\s*$", re.IGNORECASE
+)
+_ROLE_APPOS_AFTER = re.compile(
+    r"^,\s*(?P<role>(?:the|a|an|its|his|her)\s+[^,“”\"]{0,60}?\b(?:" + "|".join(ROLE_PERSON) + r")s?)\s*,"
+)
+_OUTLET_AFTER_CUE = re.compile(r"^\s+(?:the\s+)?")
+
+
+@dataclass
+class _Mention:
+    start: int
+    end: int
+    actor: str
+    actor_type: str
+    is_outlet: bool
+
+
+def find_quote_spans(tokens: pl.DataFrame, sentences: pl.DataFrame) -> pl.DataFrame:
+    """Content spans of direct quotes, marks excluded, for every article of the batch.
+
+    ``tokens`` is the internal token frame of ``segment.segment`` (it has
+    ``paragraph_id``).  Columns out: article_id, paragraph_id, open_start (the opening
+    mark's offset), start, end (content), closed, continues (multi-paragraph opening).
+    """
+    para_end = sentences.group_by("article_id", "paragraph_id").agg(
+        pl.col("start").min().alias("para_start"), pl.col("end").max().alias("para_end")
+    )
+    text = pl.col("text")
+    is_straight = text == STRAIGHT
+    marks = (
+        tokens.lazy()
+        .filter(text.is_in(OPEN_MARKS + CLOSE_MARKS + [STRAIGHT]))
+        .select("article_id", "paragraph_id", "start", "end", "text")
+        .with_columns(
+            # straight marks alternate open/close within a paragraph
+            is_straight.cast(pl.Int32).cum_sum().over("article_id", "paragraph_id").alias("_n"),
+        )
+        .with_columns(
+            pl.when(text.is_in(OPEN_MARKS))
+            .then(True)
+            .when(text.is_in(CLOSE_MARKS))
+            .then(False)
+            .otherwise(pl.col("_n") % 2 == 1)
+            .alias("is_open")
+        )
+        .with_columns(
+            pl.col("is_open").shift(-1).over("article_id", "paragraph_id").alias("_next_open"),
+            pl.col("start").shift(-1).over("article_id", "paragraph_id").alias("_next_start"),
+        )
+        .join(para_end.lazy(), on=["article_id", "paragraph_id"], how="left")
+        .filter(pl.col("is_open"))
+        .with_columns(
+            (pl.col("_next_open") == False).fill_null(False).alias("closed"),  # noqa: E712
+        )
+        .with_columns(
+            pl.when(pl.col("closed"))
+            .then(pl.col("_next_start"))
+            .otherwise(pl.coalesce("_next_start", "para_end"))
+            .alias("content_end"),
+            # unclosed and last mark of the paragraph: may continue in the next paragraph
+            (~pl.col("closed") & pl.col("_next_start").is_null()).alias("runs_to_para_end"),
+        )
+        .select(
+            "article_id",
+            "paragraph_id",
+            pl.col("start").alias("open_start"),
+            pl.col("end").alias("start"),
+            pl.col("content_end").alias("end"),
+            "closed",
+            "runs_to_para_end",
+        )
+        .filter(pl.col("end") > pl.col("start"))
+        .sort("article_id", "start")
+        .collect()
+    )
+    return marks
+
+
+def _mask(text: str, spans: list[tuple[int, int]]) -> str:
+    """Blank out quoted material (marks included) so cues/names inside quotes are not seen."""
+    chars = list(text)
+    for s, e in spans:
+        for i in range(max(0, s), min(len(chars), e)):
+            if chars[i] != "\n":
+                chars[i] = "_"
+    return "".join(chars)
+
+
+class _Article:
+    """Per-article context for attribution: masked text, sentences, mentions."""
+
+    def __init__(self, text: str, sentences: list[tuple[int, int, int]], mentions: list[_Mention],
+                 quote_spans: list[tuple[int, int]]) -> None:  # fmt: skip
+        self.text = text
+        self.masked = _mask(text, quote_spans)
+        self.sentences = sentences  # (start, end, paragraph_id)
+        self.mentions = mentions
+        self.in_quote = quote_spans
+        self.gender = self._genders()
+
+    def _genders(self) -> dict[str, str]:
+        """Gender of person actors from honorifics written before them (Mr/Ms/Mrs)."""
+        out: dict[str, str] = {}
+        for m in self.mentions:
+            before = self.text[max(0, m.start - 6) : m.start]
+            if re.search(r"\bMr\.?\s+$", before):
+                out.setdefault(m.actor, "m")
+            elif re.search(r"\b(?:Mrs|Ms|Miss)\.?\s+$", before):
+                out.setdefault(m.actor, "f")
+        return out
+
+    def sentence_at(self, pos: int) -> tuple[int, int, int]:
+        for s in self.sentences:
+            if s[0] <= pos < s[1]:
+                return s
+        return self.sentences[-1] if self.sentences else (0, len(self.text), 0)
+
+    def mention_ending_at(self, pos: int) -> _Mention | None:
+        for m in self.mentions:
+            if pos - 3 <= m.end <= pos and self.masked[m.end : pos].strip(" ’'s") == "":
+                return m
+        return None
+
+    def mention_starting_at(self, pos: int) -> _Mention | None:
+        for m in self.mentions:
+            if pos <= m.start <= pos + 1:
+                return m
+        return None
+
+    def outside_quotes(self, m: _Mention) -> bool:
+        return not any(s <= m.start < e for s, e in self.in_quote)
+
+    def resolve_pronoun(self, pronoun: str, pos: int) -> _Mention | None:
+        """Most recent compatible actor mentioned (outside quotes) before ``pos``."""
+        p = pronoun.lower()
+        for m in reversed(self.mentions):
+            if m.start >= pos or not self.outside_quotes(m):
+                continue
+            if p in ("he", "she"):
+                if m.actor_type != "person":
+                    continue
+                g = self.gender.get(m.actor)
+                if g and g != ("m" if p == "he" else "f"):
+                    continue
+                return m
+            if m.actor_type in ("organisation", "place") and not m.is_outlet:
+                return m
+        return None
+
+    def resolve_role(self, role: str, pos: int) -> _Mention | None:
+        """The most recent actor that the role noun fits.
+
+        "the newspaper" -> the last outlet; "the ministry" -> the last organisation (one
+        whose name contains the word first); "the minister" -> the last person written
+        with that role word shortly before the name.  No fit -> None (speaker stays NULL,
+        the role noun span is still recorded).
+        """
+        role = role.lower()
+        before_pos = [m for m in reversed(self.mentions) if m.start < pos and self.outside_quotes(m)]
+        if role in ROLE_ORG:
+            outlet_role = role in {"newspaper", "paper", "daily", "magazine", "outlet", "network"}
+            orgs = [m for m in before_pos if m.actor_type == "organisation" and m.is_outlet == outlet_role]
+            named = [m for m in orgs if role in m.actor.lower()]
+            return (named or orgs or [None])[0]
+        stem = role.rstrip("s")
+        for m in before_pos:
+            if m.actor_type == "person" and stem in self.text[max(0, m.start - 60) : m.start].lower():
+                return m
+        return None
+
+
+@dataclass
+class _Attribution:
+    speaker: _Mention | None
+    speaker_span: tuple[int, int] | None
+    kind: str | None
+    cue: str | None
+    cited_outlet: str | None = None
+
+
+def _speaker_before(art: _Article, sent_start: int, cue_start: int) -> _Attribution | None:
+    """Name, pronoun or role noun right before a cue ("Syrskyi, ... told", "he said")."""
+    prefix = art.masked[sent_start:cue_start]
+    candidates = []
+    pos = len(prefix)
+    # strip adverbs/auxiliaries/commas, then optionally one appositive ", who ...,"
+    while True:
+        m = _GAP_WORDS.search(prefix[:pos])
+        if not m or m.start() == pos:
+            break
+        pos = m.start()
+    candidates.append(pos)
+    app = _APPOSITIVE.search(prefix[:pos])
+    if app:
+        candidates.append(app.start())
+    # a name wins over a pronoun or role noun at any candidate position:
+    # "Mary Jones, the finance minister, said" is Mary Jones, not "the finance minister"
+    for cpos in candidates:
+        mention = art.mention_ending_at(sent_start + cpos)
+        if mention is not None:
+            return _Attribution(mention, (mention.start, mention.end), "name_cue", None)
+    for cpos in candidates:
+        pm = _PRONOUN_BEFORE.search(prefix[:cpos])
+        if pm:
+            s, e = sent_start + pm.start("p"), sent_start + pm.end("p")
+            return _Attribution(art.resolve_pronoun(pm.group("p"), s), (s, e), "pronoun", None)
+        rm = _ROLE_BEFORE.search(prefix[:cpos])
+        if rm:
+            s, e = sent_start + rm.start(), sent_start + rm.end("role")
+            return _Attribution(art.resolve_role(rm.group("role"), s), (s, e), "role_noun", None)
+    return None
+
+
+def _speaker_after(art: _Article, cue_end: int, sent_end: int) -> _Attribution | None:
+    """Name, pronoun or role noun right after a cue ("said Bolton", "said the minister")."""
+    suffix = art.masked[cue_end:sent_end]
+    lead = _OUTLET_AFTER_CUE.match(suffix)
+    mention = art.mention_starting_at(cue_end + (lead.end() if lead else 0))
+    if mention is not None and mention.start - cue_end <= 5:
+        return _Attribution(mention, (mention.start, mention.end), "cue_name", None)
+    pm = _PRONOUN_AFTER.match(suffix)
+    if pm:
+        s, e = cue_end + pm.start("p"), cue_end + pm.end("p")
+        return _Attribution(art.resolve_pronoun(pm.group("p"), s), (s, e), "pronoun", None)
+    rm = _ROLE_AFTER.match(suffix)
+    if rm:
+        s, e = cue_end + rm.start(), cue_end + rm.end("role")
+        return _Attribution(art.resolve_role(rm.group("role"), s), (s, e), "role_noun", None)
+    return None
+
+
+def _subject(art: _Article, sent_start: int, cue_start: int) -> _Attribution | None:
+    """Nearest actor before the cue in its sentence: persons first, else organisations/places."""
+    inside = [
+        m for m in art.mentions if sent_start <= m.start and m.end <= cue_start and art.outside_quotes(m)
+    ]
+    for pick in ([m for m in inside if m.actor_type == "person"], [m for m in inside if not m.is_outlet]):
+        if pick:
+            m = pick[-1]
+            return _Attribution(m, (m.start, m.end), "subject", None)
+    return None
+
+
+def _attribute_with_cue(art: _Article, cue: re.Match, base: int, sent: tuple[int, int]) -> _Attribution:
+    cue_text = cue.group(0)
+    cs, ce = base + cue.start(), base + cue.end()
+    if cue_text == "according to":
+        res = _speaker_after(art, ce, sent[1])
+        if res is None:
+            return _Attribution(None, None, "according_to", cue_text)
+        res.kind = "according_to" if res.kind == "cue_name" else res.kind
+    else:
+        res = _speaker_before(art, sent[0], cs)
+        if res is None and cue_text not in ADDRESSEE_VERBS:
+            res = _speaker_after(art, ce, sent[1])
+        if res is None:
+            res = _subject(art, sent[0], cs)
+        if res is None:
+            return _Attribution(None, None, None, cue_text)
+    res.cue = cue_text
+    if cue_text in ADDRESSEE_VERBS:
+        lead = _OUTLET_AFTER_CUE.match(art.masked[ce:])
+        target = art.mention_starting_at(ce + (lead.end() if lead else 0))
+        if target is not None and target.is_outlet:
+            res.cited_outlet = target.actor
+    return res
+
+
+def _role_as_written(art: _Article, span: tuple[int, int] | None, sent_start: int) -> str | None:
+    """The speaker's title/role as written next to the name.
+
+    Before it ("Ukrainian President X", "Ukraine’s top military commander, X") or as an
+    appositive after it ("X, the finance minister, said").
+    """
+    if span is None:
+        return None
+    before = art.text[max(sent_start, span[0] - 80) : span[0]]
+    m = _ROLE_AS_WRITTEN.search(before)
+    if m and any(w.lower() in ROLE_PERSON for w in m.group("role").split()):
+        return m.group("role").strip()
+    m = _ROLE_APPOS_BEFORE.search(before)
+    if m:
+        return m.group("role").strip()
+    m = _ROLE_APPOS_AFTER.match(art.text[span[1] : span[1] + 100])
+    return m.group("role").strip() if m else None
+
+
+def _attribute_article(
+    text: str,
+    sentences: list[tuple[int, int, int]],
+    mentions: list[_Mention],
+    quotes: list[dict],
+) -> list[dict]:
+    """Attribute each quote of one article, in text order (continuations need the past)."""
+    spans = [(q["open_start"], q["end"] + 1) for q in quotes]
+    art = _Article(text, sentences, mentions, spans)
+    out = []
+    prev_by_para: dict[int, dict] = {}
+    prev_quote: dict | None = None
+    for q in quotes:
+        s_open = art.sentence_at(q["open_start"])
+        s_close = art.sentence_at(max(q["end"] - 1, q["start"]))
+        frame = (s_open[0], max(s_close[1], s_open[1]))
+        # cues outside quotes in the frame, nearest to the quote first; after-quote cues win ties
+        window = art.masked[frame[0] : frame[1]]
+        cues = list(_CUE.finditer(window))
+
+        def dist(c: re.Match, q: dict = q, base: int = frame[0]) -> tuple[int, int]:
+            cs, ce = base + c.start(), base + c.end()
+            if cs >= q["end"]:
+                return (cs - q["end"], 0)
+            return (max(0, q["open_start"] - ce), 1)
+
+        res: _Attribution | None = None
+        for cue in sorted(cues, key=dist):
+            res = _attribute_with_cue(art, cue, frame[0], frame)
+            if res.speaker_span is not None:
+                break
+        if res is None or res.speaker_span is None:
+            # colon-introduced: "Bolton: “...”"
+            before = art.masked[s_open[0] : q["open_start"]]
+            colon = re.search(r":\s*$", before)
+            mention = art.mention_ending_at(s_open[0] + colon.start()) if colon else None
+            if mention is not None:
+                res = _Attribution(mention, (mention.start, mention.end), "colon", None)
+        if res is None or res.speaker_span is None:
+            prev = prev_by_para.get(q["paragraph_id"])
+            if (
+                prev is None
+                and prev_quote is not None
+                and prev_quote["paragraph_id"] == q["paragraph_id"] - 1
+                and (prev_quote["runs_to_para_end"] and q["open_start"] == s_open[0])
+            ):
+                prev = prev_quote
+            if prev is not None and prev["attribution"] is not None:
+                res = _Attribution(
+                    prev["_m"], (prev["speaker_start"], prev["speaker_end"]), "continuation", None
+                )
+                res.cited_outlet = prev["cited_outlet"]
+        if res is None or (res.speaker_span is None and res.cue is None):
+            res = _Attribution(None, None, None, res.cue if res else None)
+        n_words = len(text[q["start"] : q["end"]].split())
+        if res.kind is None and n_words <= 4:
+            continue  # scare quotes, titles, nicknames: nobody is quoted
+        spk = res.speaker
+        row = {
+            **q,
+            "speaker": spk.actor if spk else None,
+            "speaker_type": spk.actor_type if spk else None,
+            "speaker_start": res.speaker_span[0] if res.speaker_span else None,
+            "speaker_end": res.speaker_span[1] if res.speaker_span else None,
+            "attribution": res.kind if res.speaker_span else None,
+            "cue": res.cue,
+            "speaker_role": (
+                _role_as_written(art, (spk.start, spk.end), art.sentence_at(spk.start)[0])
+                if spk and res.kind in ("name_cue", "cue_name", "according_to", "subject", "colon")
+                else None
+            ),
+            "cited_outlet": res.cited_outlet,
+            "_m": spk,
+        }
+        out.append(row)
+        prev_by_para[q["paragraph_id"]] = row
+        prev_quote = row
+    return out
+
+
+def extract_quotes(
+    articles: pl.DataFrame, tokens: pl.DataFrame, sentences: pl.DataFrame, mentions: pl.DataFrame
+) -> pl.DataFrame:
+    """QUOTES frame (plus ``speaker_role`` and ``cited_outlet``) for a batch of articles.
+
+    ``tokens`` is the internal token frame from ``segment.segment``; ``mentions`` the
+    canonicalised entity mentions from ``actors.canonicalise``.
+    """
+    spans = find_quote_spans(tokens, sentences)
+    if spans.height == 0:
+        return schemas.empty(schemas.QUOTES)
+    ids = spans.get_column("article_id").unique(maintain_order=True)
+    texts = dict(articles.filter(pl.col("article_id").is_in(ids)).select("article_id", "text").iter_rows())
+    sents_by: dict[str, list[tuple[int, int, int]]] = {}
+    for a, s, e, p in (
+        sentences.filter(pl.col("article_id").is_in(ids))
+        .select("article_id", "start", "end", "paragraph_id")
+        .iter_rows()
+    ):
+        sents_by.setdefault(a, []).append((s, e, p))
+    ments_by: dict[str, list[_Mention]] = {}
+    for a, s, e, actor, atype, outlet in (
+        mentions.filter(pl.col("article_id").is_in(ids))
+        .sort("article_id", "start")
+        .select("article_id", "start", "end", "actor", "actor_type", "is_outlet")
+        .iter_rows()
+    ):
+        ments_by.setdefault(a, []).append(_Mention(s, e, actor, atype, bool(outlet)))
+    rows: list[dict] = []
+    for (art_id,), part in spans.group_by("article_id", maintain_order=True):
+        rows.extend(
+            _attribute_article(
+                texts[art_id], sents_by.get(art_id, []), ments_by.get(art_id, []), part.to_dicts()
+            )
+        )
+    if not rows:
+        return schemas.empty(schemas.QUOTES)
+    frame = pl.DataFrame([{k: v for k, v in r.items() if k != "_m"} for r in rows], infer_schema_length=None)
+    frame = frame.join(articles.select("article_id", "text"), on="article_id", how="left").with_columns(
+        (pl.col("article_id") + ":" + pl.col("start").cast(pl.String)).alias("quote_id"),
+        pl.col("text").str.slice(pl.col("start"), pl.col("end") - pl.col("start")).alias("quote_text"),
+    )
+    frame = assign_sentence_ids(frame, sentences).sort("article_id", "start")
+    return schemas.conform(frame, schemas.QUOTES)

@@ -1,0 +1,101 @@
+"""Quotes and speakers: the whole sample article, plus hand-written edge cases."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipeline import schemas
+
+EXPECTED = [
+    ("trying to dislodge our troops", "Oleksandr Syrskyi"),
+    ("continue to hold back", "Volodymyr Zelenskiy"),
+    ("nearly 50,000-strong enemy group", "Volodymyr Zelenskiy"),
+    ("combat against Ukrainian militaries,", "Volodymyr Zelenskiy"),
+    ("There are losses; this is a fact,", "Volodymyr Zelenskiy"),
+    ("The importance of this operational area", "Oleksandr Syrskyi"),
+    ("If it were not for the steadfastness", "Oleksandr Syrskyi"),
+    ("pure fiction.", "Russia"),
+    ("do whatever the hell they want", "Donald Trump"),
+    ("pay", "Donald Trump"),
+    ("bills.", "Donald Trump"),
+    ("Look, I was there when he almost withdrew", "John Bolton"),
+    ("His goal here is not to strengthen NATO", "John Bolton"),
+]
+
+
+def _q(result) -> list[tuple[str, str | None, str | None]]:
+    return result.quotes.select("quote_text", "speaker", "attribution").rows()
+
+
+def test_sample_every_quote_and_speaker(sample_result, sample_text):
+    q = sample_result.quotes
+    assert q.columns == list(schemas.QUOTES)
+    assert q.height == len(EXPECTED)
+    for (text, speaker, _), (want_text, want_speaker) in zip(_q(sample_result), EXPECTED, strict=True):
+        assert text.startswith(want_text) and speaker == want_speaker, (text, speaker)
+    for s, e, t in q.select("start", "end", "quote_text").iter_rows():
+        assert sample_text[s:e] == t and "“" not in t and "”" not in t
+    kinds = q["attribution"].to_list()
+    assert kinds[4] == "pronoun" and kinds[6] == "continuation" and kinds[3] == "according_to"
+    assert q["cited_outlet"][0] == "NBC News" and q["cue"][0] == "told"
+    assert q["speaker_role"][1] == "Ukrainian President"
+    assert q["speaker_type"][7] == "place"
+    assert q["quote_id"][0] == f"sample:{q['start'][0]}"
+
+
+def test_straight_quotes_said_name_and_continuation(run_texts):
+    r = run_texts('"We will not give up," said Angela Merkel. "The fight goes on and on and on."')
+    assert _q(r) == [
+        ("We will not give up,", "Angela Merkel", "cue_name"),
+        ("The fight goes on and on and on.", "Angela Merkel", "continuation"),
+    ]
+
+
+def test_unbalanced_mark_is_bounded_by_paragraph(run_texts):
+    text = (
+        "John Smith said: “this opens and never closes at all in this line\nNext paragraph is plain.\nMore."
+    )
+    r = run_texts(text)
+    q = r.quotes
+    assert q.height == 1
+    assert q["quote_text"][0] == "this opens and never closes at all in this line"
+    assert q["speaker"][0] == "John Smith"
+
+
+def test_multi_paragraph_quote_continues_speaker(run_texts):
+    text = (
+        "Headline\n"
+        "Mary Jones, the finance minister, said: “The budget is balanced for the first time in a decade.\n"
+        "“Next year we will cut taxes for every family in the country.”"
+    )
+    q = run_texts(text).quotes
+    assert q["speaker"].to_list() == ["Mary Jones", "Mary Jones"]
+    assert q["attribution"].to_list() == ["name_cue", "continuation"]
+    assert q["speaker_role"][0] == "the finance minister"
+
+
+def test_scare_quotes_are_not_quotes(run_texts):
+    q = run_texts("The so-called “peace plan” was published by the ministry on Monday.").quotes
+    assert q.height == 0
+
+
+def test_pronoun_skips_people_inside_quotes_and_role_noun(run_texts):
+    text = (
+        "Title\n"
+        "Peter Brown met the press.\n"
+        "“I spoke to Susan Green yesterday about the plan,” he said.\n"
+        "“It is a good plan for the whole city,” the spokesman added."
+    )
+    q = run_texts(text).quotes
+    assert q["speaker"][0] == "Peter Brown" and q["attribution"][0] == "pronoun"
+    assert q["attribution"][1] == "role_noun"
+
+
+def test_deterministic(sample_articles, sample_result):
+    from pipeline.nlp import run_nlp
+
+    again = run_nlp(sample_articles)
+    assert again.quotes.equals(sample_result.quotes)
+    assert again.entity_mentions.equals(sample_result.entity_mentions)
+    assert again.tokens.equals(sample_result.tokens)
+    assert isinstance(again.sentences, pl.DataFrame)
