@@ -48,8 +48,10 @@ def _stage(fn, manifest_path: str) -> str:
         "retry_exponential_backoff": 2.0,
     },
     params={
-        "input_dir": Param(None, type=["null", "string"], description="Folder of input articles (default: NEWSDESK_INPUT)."),
-        "warehouse": Param(None, type=["null", "string"], description="Published DuckDB file (default: NEWSDESK_WAREHOUSE)."),
+        "input_dir": Param(None, type=["null", "string"],
+                           description="Folder of input articles (default: NEWSDESK_INPUT)."),
+        "warehouse": Param(None, type=["null", "string"],
+                           description="Published DuckDB file (default: NEWSDESK_WAREHOUSE)."),
     },
     tags=["newsdesk"],
     doc_md=__doc__,

@@ -109,7 +109,8 @@ def read_input(path: Path, rel: str, input_root: Path, max_bytes: int) -> list[R
     if not real.is_relative_to(input_root.resolve()):
         return [Rejection(rel, "outside_input_dir", f"resolves to {real}, outside the input folder")]
     if suffix not in SUPPORTED_SUFFIXES:
-        return [Rejection(rel, "unsupported_format", f"suffix {suffix or '(none)'!r} is not one of {SUPPORTED_SUFFIXES}")]
+        return [Rejection(rel, "unsupported_format",
+                          f"suffix {suffix or '(none)'!r} is not one of {SUPPORTED_SUFFIXES}")]
     size = real.stat().st_size
     if size == 0:
         return [Rejection(rel, "empty_file", "file has zero bytes")]

@@ -16,7 +16,9 @@ from pipeline import warehouse
 def warehouse_summary(path: Path, *, top: int = 8) -> dict[str, Any]:
     """Totals and top lists of the published warehouse."""
     with warehouse.connect(path, read_only=True) as con:
-        one = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
+        def one(sql: str) -> object:
+            return warehouse.scalar(con, sql)
+
         return {
             "warehouse": str(path),
             "snapshot": warehouse.latest_snapshot(con),

@@ -176,12 +176,16 @@ def nlp_frames(articles: Path, nlp_dir: Path) -> dict[str, pl.DataFrame]:
                        AND substring(a.text, x."start" + 1, x."end" - x."start") != x.span) AS text_mismatch,
                    count(*) - count(DISTINCT x.id) AS duplicate_ids
             FROM ({src}) x JOIN a USING (article_id) GROUP BY x.article_id"""
+
+        def spans(text_col: str, id_col: str, view: str) -> str:
+            src = f'SELECT article_id, "start", "end", {text_col} AS span, {id_col} AS id FROM {view}'
+            return span_checks.format(src=src)
         checks = query_frame(con, f"""
             WITH
-            sc AS ({span_checks.format(src='SELECT article_id, "start", "end", NULL AS span, sentence_id AS id FROM s')}),
-            tc AS ({span_checks.format(src='SELECT article_id, "start", "end", text AS span, token_id AS id FROM t')}),
-            mc AS ({span_checks.format(src='SELECT article_id, "start", "end", text AS span, mention_id AS id FROM m')}),
-            qc AS ({span_checks.format(src='SELECT article_id, "start", "end", quote_text AS span, quote_id AS id FROM q')}),
+            sc AS ({spans("NULL", "sentence_id", "s")}),
+            tc AS ({spans("text", "token_id", "t")}),
+            mc AS ({spans("text", "mention_id", "m")}),
+            qc AS ({spans("quote_text", "quote_id", "q")}),
             orphans AS (
                 SELECT count(*) AS n FROM (
                     SELECT article_id FROM s UNION ALL SELECT article_id FROM t

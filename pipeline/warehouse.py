@@ -90,6 +90,12 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
     return duckdb.connect(str(path), config=config)
 
 
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> object:
+    """First value of a query's single row (fetching it completely, as DuckDB 2 requires)."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0][0] if rows else None
+
+
 def query_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
     """Run a query and hand the result to Polars through Arrow (no row-by-row Python)."""
     return pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())
@@ -130,9 +136,9 @@ def known_article_ids(warehouse: Path) -> pl.DataFrame:
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema='main' AND table_name=?", [table]
-    ).fetchone()[0])
+    return bool(scalar(
+        con, "SELECT count(*) FROM information_schema.tables WHERE table_schema='main' AND table_name=?", [table]
+    ))
 
 
 def remove_db(path: Path) -> None:
@@ -177,7 +183,7 @@ def load_batch(
             "INSERT INTO articles BY NAME SELECT * FROM read_parquet(?) "
             "WHERE article_id IN (SELECT article_id FROM new_ids)",
             [str(articles)],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         for table in NLP_TABLES:
             glob = _parquet_glob(nlp_dir / table)
             if glob is None:
@@ -187,7 +193,7 @@ def load_batch(
                 f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?, union_by_name=true) "
                 "WHERE article_id IN (SELECT article_id FROM new_ids)",
                 [glob],
-            ).fetchone()[0]
+            ).fetchall()[0][0]
         q_files = [str(p) for p in [rejected, *extra_quarantine] if p.exists()]
         inserted["quarantine"] = 0
         if q_files:
@@ -196,7 +202,7 @@ def load_batch(
                 " SELECT 1 FROM quarantine x WHERE x.input = q.input AND x.stage = q.stage"
                 " AND x.reason = q.reason AND x.detail IS NOT DISTINCT FROM q.detail)",
                 [q_files],
-            ).fetchone()[0]
+            ).fetchall()[0][0]
         con.execute("COMMIT")
     return {k: int(v) for k, v in inserted.items()}
 
@@ -227,7 +233,7 @@ def append_run_log(con: duckdb.DuckDBPyConnection, records: list[dict]) -> int:
         "INSERT INTO run_log BY NAME SELECT * FROM new_log n WHERE NOT EXISTS ("
         " SELECT 1 FROM run_log r WHERE r.batch_id = n.batch_id AND r.stage = n.stage"
         " AND r.started_at = n.started_at)"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     con.unregister("new_log")
     return int(n)
 
@@ -246,8 +252,7 @@ def publish_lock(warehouse: Path) -> Iterator[None]:
 
 
 def latest_snapshot(con: duckdb.DuckDBPyConnection) -> str | None:
-    row = con.execute("SELECT snapshot_id FROM publish_log ORDER BY published_at DESC LIMIT 1").fetchone()
-    return row[0] if row else None
+    return scalar(con, "SELECT snapshot_id FROM publish_log ORDER BY published_at DESC LIMIT 1")
 
 
 def publish(work_db: Path, warehouse: Path, *, snapshot_id: str, batch_id: str, new_articles: int) -> None:
@@ -259,7 +264,7 @@ def publish(work_db: Path, warehouse: Path, *, snapshot_id: str, batch_id: str, 
     """
     with connect(work_db) as con:
         base_snapshot = latest_snapshot(con)
-        total = con.execute("SELECT count(*) FROM articles").fetchone()[0]
+        total = con.execute("SELECT count(*) FROM articles").fetchall()[0][0]
         con.execute(
             "INSERT INTO publish_log VALUES (?, ?, ?, ?, ?, ?)",
             [snapshot_id, batch_id, base_snapshot, datetime.now(UTC), total, new_articles],

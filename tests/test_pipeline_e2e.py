@@ -1,0 +1,143 @@
+"""The whole nightly DAG, run through Airflow (``dag.test()`` on SQLite) on the seed article.
+
+The scenarios share one state folder because Airflow reads its home once per process; they
+run in file order and build on each other: a first run publishes, a second run on the same
+input changes nothing, a broken batch is quarantined while the published marts stay as they
+were, and the next good run records the failed one in run_log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from pipeline import airflow_runner, warehouse
+from pipeline.cli import main as cli_main
+from pipeline.config import Settings
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[1]
+SEED = REPO / "seeds" / "000_622b7633600e6242.txt"
+DETAIL_TABLES = ("articles", "sentences", "tokens", "entity_mentions", "quotes", "quarantine",
+                 "mentions_per_actor", "quote_counts_per_source")
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("e2e")
+    (root / "input").mkdir()
+    shutil.copy(SEED, root / "input" / SEED.name)
+    return Settings.from_env(input_dir=root / "input", warehouse=root / "wh" / "news.duckdb",
+                             state_dir=root / "state")
+
+
+def run(settings: Settings) -> dict:
+    return airflow_runner.run_dag(settings)
+
+
+def tables(path: Path) -> dict[str, pl.DataFrame]:
+    with warehouse.connect(path, read_only=True) as con:
+        return {t: warehouse.query_frame(con, f"SELECT * FROM {t}").sort(pl.all()) for t in DETAIL_TABLES}
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run_dir(settings: Settings, run_id: str) -> Path:
+    for manifest in settings.runs_dir.glob("*/manifest.json"):
+        if json.loads(manifest.read_text())["run_id"] == run_id:
+            return manifest.parent
+    raise AssertionError(f"no run folder for {run_id}")
+
+
+def test_first_run_publishes_marts(env: Settings) -> None:
+    result = run(env)
+    assert result["state"] == "success"
+    con = duckdb.connect(str(env.warehouse), read_only=True)
+    actors = dict(con.execute("SELECT actor, actor_type FROM mentions_per_actor").fetchall())
+    for person in ("Donald Trump", "Vladimir Putin", "Volodymyr Zelenskiy", "Oleksandr Syrskyi", "John Bolton"):
+        assert actors.get(person) == "person", person
+    assert "Trump" not in actors and "President-elect Donald Trump" not in actors
+    trump = con.execute("SELECT mentions, articles FROM mentions_per_actor WHERE actor = 'Donald Trump'").fetchall()[0]
+    assert trump[0] >= 10 and trump[1] == 1
+    sources = dict(con.execute("SELECT source, quotes FROM quote_counts_per_source").fetchall())
+    assert sources == {"Volodymyr Zelenskiy": 4, "Oleksandr Syrskyi": 3, "Donald Trump": 3, "John Bolton": 2,
+                       "Russia": 1}
+    assert con.execute("SELECT count(*) FROM quotes WHERE speaker IS NULL").fetchall()[0][0] == 0
+    # mart totals equal the detail tables
+    assert con.execute("SELECT sum(mentions) FROM mentions_per_actor").fetchall()[0][0] == con.execute(
+        "SELECT count(*) FROM entity_mentions").fetchall()[0][0]
+    # every stage of the run is in the run log, with timings and row counts
+    log = con.execute("SELECT stage, status, seconds, rows FROM run_log ORDER BY started_at").fetchall()
+    stages = [r[0] for r in log]
+    assert stages == ["ingest", "validate_raw", "nlp", "validate_nlp", "load", "validate_warehouse",
+                      "dbt_build", "validate_marts", "publish"]
+    assert all(r[1] == "success" and r[2] >= 0 for r in log)
+    assert json.loads(log[0][3])["new_articles"] == 1
+    assert con.execute("SELECT count(*) FROM publish_log").fetchall()[0][0] == 1
+    con.close()
+    # the run folder holds the GX results of every validation stage
+    folder = run_dir(env, result["run_id"])
+    for stage in ("raw", "nlp", "warehouse", "marts"):
+        assert json.loads((folder / "validation" / f"{stage}.json").read_text())["success"] is True
+
+
+def test_second_run_on_same_input_changes_nothing(env: Settings) -> None:
+    before = tables(env.warehouse)
+    result = run(env)
+    assert result["state"] == "success"
+    after = tables(env.warehouse)
+    for name in DETAIL_TABLES:
+        assert before[name].equals(after[name]), f"{name} changed on a re-run"
+    folder = run_dir(env, result["run_id"])
+    ingest = json.loads((folder / "stages" / "ingest.json").read_text())
+    assert ingest["rows"]["already_loaded"] == 1 and ingest["rows"]["new_articles"] == 0
+
+
+def test_broken_batch_is_quarantined_and_published_marts_survive(env: Settings) -> None:
+    published_digest = file_digest(env.warehouse)
+    # A story whose paragraphs lost their line breaks into the first line: a 1,500-character
+    # "headline" that ingest reads as text but the raw-articles suite refuses (titles <= 1,000).
+    broken = env.input_dir / "runaway_headline.txt"
+    broken.write_text("Breaking " + "news without any line break " * 55 + "\n\nThe last paragraph survived.\n")
+    result = run(env)
+    assert result["state"] == "failed"
+    assert file_digest(env.warehouse) == published_digest, "a failed run must not touch the published file"
+    folder = run_dir(env, result["run_id"])
+    outcome = json.loads((folder / "outcome.json").read_text())
+    assert outcome["status"] == "quarantined" and outcome["failed_stage"] == "validate_raw"
+    reason = json.loads((env.quarantine_dir / folder.name / "reason.json").read_text())
+    assert reason["reason"] == "validation_failed"
+    assert "title_chars" in reason["message"]
+    held = pl.read_parquet(env.quarantine_dir / folder.name / "articles.parquet")
+    assert held["source_path"].to_list() == ["runaway_headline.txt"]
+    assert not any(env.build_dir.glob("*.duckdb")), "the failed run's work database is cleaned up"
+
+
+def test_next_run_skips_held_articles_and_logs_the_failed_run(env: Settings, capsys) -> None:
+    result = run(env)
+    assert result["state"] == "success"
+    con = duckdb.connect(str(env.warehouse), read_only=True)
+    assert con.execute("SELECT count(*) FROM articles").fetchall()[0][0] == 1
+    q = con.execute("SELECT input, stage, reason FROM quarantine").fetchall()
+    assert ("runaway_headline.txt", "validate_raw", "validation_failed") in q
+    failed = con.execute("SELECT stage FROM run_log WHERE status = 'failed'").fetchall()
+    assert ("validate_raw",) in failed
+    assert con.execute("SELECT count(DISTINCT batch_id) FROM run_log").fetchall()[0][0] == 4
+    con.close()
+    # the CLI shows the quarantined batch and answers SQL on the published snapshot
+    assert cli_main(["quarantine", "list", "--warehouse", str(env.warehouse), "--state", str(env.state_dir)]) == 0
+    assert cli_main(["sql", "SELECT source, quotes FROM quote_counts_per_source ORDER BY quotes DESC",
+                     "--format", "json", "--warehouse", str(env.warehouse)]) == 0
+    out = capsys.readouterr().out
+    assert "validate_raw" in out and "validation_failed" in out
+    rows = json.loads(out[out.index("[\n"):])
+    assert rows[0] == {"source": "Volodymyr Zelenskiy", "quotes": 4}
