@@ -181,6 +181,7 @@ _NAME = r"[A-Z][\w’'.-]+(?:\s+(?:[A-Z][\w’'.-]*|de|van|von|der|da|la|le)){0,
 _SIGNATURE = re.compile(r"^\s*[―—–]\s*(?P<name>" + _NAME + r")")
 _BARE_NAME_CUE = re.compile(r"^[,.?!]?\s+(?P<name>" + _NAME + r")\s+(?P<cue>" + "|".join(CUE_VERBS) + r")\b")
 _NOT_NAMES = {"The", "This", "That", "It", "He", "She", "They", "We", "I", "But", "And", "In", "A", "An"}
+_NAMING = re.compile(r"(?:so-called|dubbed|known as|titled|entitled|nicknamed|named|headlined)\s*$")
 _TITLE_GAP = re.compile(r"^\s+(?:[\w./’'-]+\s+){0,4}$")
 _OUTLET_AFTER_CUE = re.compile(r"^\s+(?:the\s+)?")
 
@@ -498,6 +499,27 @@ def _dash_or_bare_name(art: _Article, q: dict, sent: tuple[int, int, int]) -> _A
     return _Attribution(mention, (s, e), kind, cue)
 
 
+def _is_title_or_label(text: str, q: dict) -> bool:
+    """A quoted title or label rather than words someone said.
+
+    Short Title Case ("The Apprentice", "Face the Nation"), or introduced by a naming
+    phrase ("so-called", "dubbed", "known as", "titled", "nicknamed").  The caller also
+    drops unattributed fragments of four words or fewer: measured on PolNeAR dev, keeping
+    them raises content F1 (0.931 -> 0.943) but most get no speaker (speaker accuracy
+    0.846 -> 0.795), and an analyst wants quotes with speakers.
+    """
+    content = text[q["start"] : q["end"]].strip(" ,.;:!?")
+    words = content.split()
+    if not words:
+        return True
+    small = {"a", "an", "the", "of", "and", "or", "in", "on", "for", "to", "at", "with", "by"}
+    title_case = (
+        len(words) <= 6 and all(w[:1].isupper() or w in small for w in words) and words[0][:1].isupper()
+    )
+    before = text[max(0, q["open_start"] - 25) : q["open_start"]].lower()
+    return (title_case and len(words) > 1) or bool(_NAMING.search(before))
+
+
 def _role_as_written(art: _Article, span: tuple[int, int] | None, sent_start: int) -> str | None:
     """The speaker's title/role as written next to the name.
 
@@ -575,9 +597,10 @@ def _attribute_article(
                 res.cited_outlet = prev["cited_outlet"]
         if res is None or (res.speaker_span is None and res.cue is None):
             res = _Attribution(None, None, None, res.cue if res else None)
-        n_words = len(text[q["start"] : q["end"]].split())
-        if res.kind is None and n_words <= 4:
-            continue  # scare quotes, titles, nicknames: nobody is quoted
+        if res.kind is None and (
+            len(text[q["start"] : q["end"]].split()) <= 4 or _is_title_or_label(text, q)
+        ):
+            continue  # titles, nicknames, so-called terms: nobody is quoted
         spk = res.speaker
         row = {
             **q,
