@@ -112,6 +112,7 @@ class _Actor:
     votes: Counter = field(default_factory=Counter)
     surface: Counter = field(default_factory=Counter)
     outlet: bool = False
+    label: str = "ORG"
 
 
 def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict]) -> list[dict]:
@@ -176,7 +177,7 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict]) -
                 continue
             covered.append((s, e))
             extra.append(
-                {**_blank(mentions[0]), "start": s, "end": e, "text": alias, "name": alias,
+                {"article_id": mentions[0]["article_id"], "start": s, "end": e, "text": alias, "name": alias,
                  "ner_label": "ALIAS", "label": "PERSON"}
             )  # fmt: skip
     if extra:
@@ -218,17 +219,16 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict]) -
         else:
             best = max(("PERSON", "ORG", "LOC"), key=lambda lab: (actor.votes[lab], lab == "PERSON"))
             actor_label = best
-        actor.votes["_label"] = 0
         actor.name = actor.name if actor_label == "PERSON" else actor.surface.most_common(1)[0][0]
         if actor_label == "ORG":
             last = actor.key.split()[-1] if actor.key else ""
             actor.outlet = last in OUTLET_WORDS or (outlet is not None and name_key(outlet) == actor.key)
-        actor.label = actor_label  # type: ignore[attr-defined]
+        actor.label = actor_label
 
     # 6. Outlets by reporting context ("reported Reuters").
     for m in mentions:
         actor = actors[m["_akey"]]
-        if actor.label == "ORG" and not actor.outlet:  # type: ignore[attr-defined]
+        if actor.label == "ORG" and not actor.outlet:
             before, after = text[max(0, m["start"] - 40) : m["start"]], text[m["end"] : m["end"] + 30]
             if _OUTLET_BEFORE.search(before) or _OUTLET_AFTER.match(after):
                 actor.outlet = True
@@ -236,7 +236,7 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict]) -
     out = []
     for m in mentions:
         actor = actors[m["_akey"]]
-        label = actor.label  # type: ignore[attr-defined]
+        label = actor.label
         out.append(
             {
                 "article_id": m["article_id"],
@@ -264,10 +264,6 @@ def _with_masthead_article(text: str, m: dict) -> str:
     if m["label"] == "ORG" and text[max(0, s - 4) : s] == "The " and mid_sentence:
         return "The " + m["name"]
     return m["name"]
-
-
-def _blank(template: dict) -> dict:
-    return {"article_id": template["article_id"]}
 
 
 def _surname_reused(text: str, surname: str, after: int) -> bool:
