@@ -112,6 +112,7 @@ class _Actor:
     votes: Counter = field(default_factory=Counter)
     surface: Counter = field(default_factory=Counter)
     outlet: bool = False
+    label: str = "ORG"
 
 
 def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict]) -> list[dict]:
@@ -176,7 +177,7 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict]) -
                 continue
             covered.append((s, e))
             extra.append(
-                {**_blank(mentions[0]), "start": s, "end": e, "text": alias, "name": alias,
+                {"article_id": mentions[0]["article_id"], "start": s, "end": e, "text": alias, "name": alias,
                  "ner_label": "ALIAS", "label": "PERSON"}
             )  # fmt: skip
     if extra:
@@ -208,7 +209,7 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict]) -
         actor.votes[m["label"]] += 1
         if is_person_name:
             actor.votes["PERSON_NAME"] += 1
-        actor.surface[m["name"]] += 1
+        actor.surface[_with_masthead_article(text, m)] += 1
         m["_akey"] = akey
 
     # 5. Type of each actor by vote: a name that is a person's name is a person.
@@ -218,17 +219,16 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict]) -
         else:
             best = max(("PERSON", "ORG", "LOC"), key=lambda lab: (actor.votes[lab], lab == "PERSON"))
             actor_label = best
-        actor.votes["_label"] = 0
         actor.name = actor.name if actor_label == "PERSON" else actor.surface.most_common(1)[0][0]
         if actor_label == "ORG":
             last = actor.key.split()[-1] if actor.key else ""
             actor.outlet = last in OUTLET_WORDS or (outlet is not None and name_key(outlet) == actor.key)
-        actor.label = actor_label  # type: ignore[attr-defined]
+        actor.label = actor_label
 
     # 6. Outlets by reporting context ("reported Reuters").
     for m in mentions:
         actor = actors[m["_akey"]]
-        if actor.label == "ORG" and not actor.outlet:  # type: ignore[attr-defined]
+        if actor.label == "ORG" and not actor.outlet:
             before, after = text[max(0, m["start"] - 40) : m["start"]], text[m["end"] : m["end"] + 30]
             if _OUTLET_BEFORE.search(before) or _OUTLET_AFTER.match(after):
                 actor.outlet = True
@@ -236,7 +236,7 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict]) -
     out = []
     for m in mentions:
         actor = actors[m["_akey"]]
-        label = actor.label  # type: ignore[attr-defined]
+        label = actor.label
         out.append(
             {
                 "article_id": m["article_id"],
@@ -253,8 +253,17 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict]) -
     return out
 
 
-def _blank(template: dict) -> dict:
-    return {"article_id": template["article_id"]}
+def _with_masthead_article(text: str, m: dict) -> str:
+    """ "The Washington Post": a capital "The" inside a sentence belongs to the name.
+
+    Mention spans leave articles out (the CoNLL convention); for the actor's name a
+    mid-sentence "The" is kept, as mastheads are written that way.
+    """
+    s = m["start"]
+    mid_sentence = text[: max(0, s - 4)].rstrip()[-1:] not in (".", "!", "?", "\n", "", "“", '"')
+    if m["label"] == "ORG" and text[max(0, s - 4) : s] == "The " and mid_sentence:
+        return "The " + m["name"]
+    return m["name"]
 
 
 def _surname_reused(text: str, surname: str, after: int) -> bool:
@@ -301,3 +310,140 @@ def canonicalise(mentions: pl.DataFrame, articles: pl.DataFrame) -> pl.DataFrame
 def actor_id(name: str, actor_type: str) -> str:
     """Deterministic id of a new actor: hash of type and name key (stable across runs)."""
     return hashlib.sha1(f"{actor_type}|{name_key(name)}".encode()).hexdigest()[:16]
+
+
+# --- corpus-wide actors -------------------------------------------------------------
+
+ACTORS: dict[str, pl.DataType] = {
+    "actor_id": pl.String(),  # stable: sha1(type|name key)[:16] of the first full name seen
+    "name": pl.String(),  # canonical name
+    "actor_type": pl.String(),
+    "is_outlet": pl.Boolean(),
+    "n_mentions": pl.Int64(),  # in this batch (the warehouse sums across batches)
+    "n_articles": pl.Int64(),
+}
+ACTOR_ALIASES: dict[str, pl.DataType] = {
+    "alias_key": pl.String(),  # name_key of a surface form ("trump", "donald trump")
+    "actor_type": pl.String(),
+    "actor_id": pl.String(),
+    "alias": pl.String(),  # the most frequent surface form with that key
+    "is_full_name": pl.Boolean(),  # the alias is the actor's canonical name: safe for exact lookups
+    "n_mentions": pl.Int64(),
+}
+
+
+def name_key_expr(col: str) -> pl.Expr:
+    """``name_key`` as a Polars expression (same normalisation, whole column at once)."""
+    return (
+        pl.col(col)
+        .str.to_lowercase()
+        .str.replace_all("’", "'", literal=True)
+        .str.replace_all(".", "", literal=True)
+        .str.replace(r"^the\s+", "")
+        .str.replace_all(r"\s+", " ")
+        .str.strip_chars()
+    )
+
+
+def assign_actor_ids(
+    entity_mentions: pl.DataFrame, existing_aliases: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Corpus-wide actor ids for a batch of canonicalised mentions.
+
+    Returns ``(actors, actor_aliases, mentions)`` where ``mentions`` gains ``actor_id``.
+
+    * A per-article actor whose canonical name (key + type) is a known full-name alias
+      reuses that id; otherwise a new full name gets ``actor_id(name, type)``, a hash, so
+      the same name gets the same id in any batch order.
+    * A surname-only actor (no full name in its article) joins the one person with that
+      surname known so far (this batch or ``existing_aliases``); when two are known ("Bill
+      Clinton", "Hillary Clinton") it is *not* merged and stays an actor of its own.
+    * Aliases are the mentions' surface forms; ``actor_aliases`` rows are per (key, type,
+      actor), so a shared surname may point to several actors.
+
+    Pure and deterministic; ``actors`` carries this batch's counts (the warehouse upserts:
+    keep the first name, sum the counts, OR ``is_outlet``).
+    """
+    m = entity_mentions.with_columns(
+        name_key_expr("actor").alias("_akey"),
+        name_key_expr("text").str.replace(r"'s$", "").alias("_skey"),
+    )
+    # known full names: existing aliases flagged as full names + this batch's multi-word persons
+    known: dict[tuple[str, str], str] = {}
+    if existing_aliases is not None and existing_aliases.height:
+        for key, typ, aid in (
+            existing_aliases.filter(pl.col("is_full_name"))
+            .sort("alias_key", "actor_type", "actor_id")
+            .select("alias_key", "actor_type", "actor_id")
+            .iter_rows()
+        ):
+            known.setdefault((key, typ), aid)
+    batch_actors = m.select("_akey", "actor_type", "actor").unique().sort("_akey", "actor_type", "actor")
+    for key, typ, name in batch_actors.iter_rows():
+        if typ == "person" and len(key.split()) > 1:
+            known.setdefault((key, typ), actor_id(name, typ))
+    by_surname: dict[str, set[str]] = {}
+    for (key, typ), aid in known.items():
+        if typ == "person" and len(key.split()) > 1:
+            by_surname.setdefault(key.split()[-1], set()).add(aid)
+
+    ids: dict[tuple[str, str], tuple[str, str]] = {}  # (key, type) -> (actor_id, resolved type)
+    for key, typ, name in batch_actors.iter_rows():
+        if (key, typ) in known:
+            ids[(key, typ)] = (known[(key, typ)], typ)
+        elif typ in ("person", "organisation") and len(by_surname.get(key, ())) == 1:
+            # "Trump" alone (often tagged ORG by the model) = the one person with that surname
+            ids[(key, typ)] = (next(iter(by_surname[key])), "person")
+        else:
+            ids[(key, typ)] = (actor_id(name, typ), typ)
+    id_frame = pl.DataFrame(
+        {
+            "_akey": [k for k, _ in ids],
+            "actor_type": [t for _, t in ids],
+            "actor_id": [v[0] for v in ids.values()],
+            "_type": [v[1] for v in ids.values()],
+        },
+        schema={"_akey": pl.String, "actor_type": pl.String, "actor_id": pl.String, "_type": pl.String},
+    )
+    label_of = {v: k for k, v in ACTOR_TYPE.items()}
+    m = (
+        m.join(id_frame, on=["_akey", "actor_type"], how="left")
+        .with_columns(pl.col("_type").alias("actor_type"))
+        .with_columns(pl.col("actor_type").replace_strict(label_of, default=pl.col("label")).alias("label"))
+        .drop("_type")
+    )
+
+    full_names = set(known.values())
+    actors = (
+        m.group_by("actor_id")
+        .agg(
+            # the canonical name: the longest written form of the actor's name in this batch
+            pl.col("actor")
+            .sort_by(pl.col("actor").str.len_chars(), pl.col("actor"), descending=[True, False])
+            .first()
+            .alias("name"),
+            pl.col("actor_type").mode().sort().first(),
+            pl.col("is_outlet").any(),
+            pl.len().cast(pl.Int64).alias("n_mentions"),
+            pl.col("article_id").n_unique().cast(pl.Int64).alias("n_articles"),
+        )
+        .sort("actor_id")
+    )
+    aliases = (
+        m.group_by("_skey", "actor_type", "actor_id")
+        .agg(
+            pl.col("text").mode().sort().first().alias("alias"),
+            pl.len().cast(pl.Int64).alias("n_mentions"),
+            (pl.col("_skey") == pl.col("_akey")).any().alias("_is_name"),
+        )
+        .rename({"_skey": "alias_key"})
+        .with_columns(
+            (pl.col("_is_name") & pl.col("actor_id").is_in(sorted(full_names))).alias("is_full_name")
+        )
+        .sort("alias_key", "actor_type", "actor_id")
+    )
+    return (
+        actors.select(list(ACTORS)),
+        aliases.select(list(ACTOR_ALIASES)),
+        m.drop("_akey", "_skey").sort("article_id", "mention_id"),
+    )

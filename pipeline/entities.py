@@ -53,6 +53,17 @@ TITLE_WORDS = {
     "striker", "midfielder", "goalkeeper", "defender", "director",
 }  # fmt: skip
 
+_SPLITTER = re.compile(r"\s*\n\s*|\s+/\s*|\s*/\s+")
+_ARTICLE = re.compile(r"^(?:the|The|THE)\s+")
+_PARTICLES = {"von", "van", "de", "der", "den", "da", "di", "du", "del", "della", "le", "la", "bin", "al"}
+_PARTICLE_TAIL = re.compile(
+    r"((?:\s+(?:von|van|de|der|den|da|di|du|del|della|le|la|bin|ibn|al)){0,2})\s+[A-Z][\w’'-]+"
+)
+_DATELINE = re.compile(
+    r"^(?P<place>[A-Z][A-Z.'-]+(?: [A-Z][A-Z.'-]+){0,2})(?:,[^\n(]{1,30})?\s*"
+    r"\((?P<agency>[A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+)?)\)\s*[-—–]",
+    re.MULTILINE,
+)
 _POSSESSIVE_TAIL = re.compile(r"(?:['’]s?|['’])$")
 _POSSESSIVE_INNER = re.compile(r"^(?P<owner>[^\s’']+(?:\s+[^\s’']+){0,3}?)['’]s\s+(?P<rest>\S.*)$")
 _LEADING_WORD = re.compile(r"^([\w.\-]+)\s+")
@@ -81,8 +92,48 @@ def _strip_titles(text: str, start: int) -> tuple[str, int]:
         text, start = text[m.end() :], start + m.end()
 
 
+def _pieces(doc_text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Cut a span at paragraph breaks and photo-credit slashes ("REUTERS / Jane Doe")."""
+    out = []
+    pos = start
+    for m in _SPLITTER.finditer(doc_text[start:end]):
+        out.append((pos, start + m.start()))
+        pos = start + m.end()
+    out.append((pos, end))
+    return [(s, e) for s, e in out if e > s]
+
+
+def _trim(doc_text: str, start: int, end: int, label: str) -> tuple[int, int]:
+    """Whitespace, a leading article ("the United States"), possessive tail, titles."""
+    text = doc_text[start:end]
+    lead = len(text) - len(text.lstrip())
+    start, text = start + lead, text.strip()
+    art = _ARTICLE.match(text)
+    if art and len(text) > art.end():
+        start, text = start + art.end(), text[art.end() :]
+    tail = _POSSESSIVE_TAIL.search(text)
+    if tail and tail.start() > 0:
+        text = text[: tail.start()]
+    if label == "PERSON":
+        text, start = _strip_titles(text, start)
+        # "Ursula von" + "der Leyen": a name does not end on a particle
+        ext = _PARTICLE_TAIL.match(doc_text, start + len(text))
+        if ext and (text.split()[-1].lower() in _PARTICLES or ext.group(1)):
+            text = doc_text[start : ext.end()]
+    return start, start + len(text.rstrip())
+
+
+def _datelines(doc_text: str) -> list[tuple[int, int, str, str]]:
+    """Wire datelines at a paragraph start: "BRUSSELS (Reuters) -" -> place + agency."""
+    out = []
+    for m in _DATELINE.finditer(doc_text):
+        out.append((m.start("place"), m.end("place"), "DATELINE", "LOC"))
+        out.append((m.start("agency"), m.end("agency"), "DATELINE", "ORG"))
+    return out
+
+
 def _clean_spans(doc_text: str, ents: Iterable[tuple[int, int, str]]) -> list[tuple[int, int, str, str]]:
-    """Mention-level fixes on raw spaCy spans -> (start, end, raw_label, label) rows."""
+    """Mention-level fixes on raw spaCy spans -> non-overlapping (start, end, raw_label, label)."""
     out: list[tuple[int, int, str, str]] = []
     for start, end, raw in ents:
         label = LABEL_MAP.get(raw)
@@ -92,23 +143,21 @@ def _clean_spans(doc_text: str, ents: Iterable[tuple[int, int, str]]) -> list[tu
             label = "LOC"
         if label is None:
             continue
-        text = doc_text[start:end]
-        # "Trump’s National Security Council": the owner is a mention of its own
-        m = _POSSESSIVE_INNER.match(text)
-        if m and label == "ORG":
-            owner_end = start + m.end("owner")
-            out.append((start, owner_end, raw, label))
-            start, text = start + m.start("rest"), m.group("rest")
-        # trailing possessive / stray apostrophe: "Trump’s" -> "Trump"
-        tail = _POSSESSIVE_TAIL.search(text)
-        if tail and tail.start() > 0:
-            text = text[: tail.start()]
-            end = start + len(text)
-        if label == "PERSON":
-            text, start = _strip_titles(text, start)
-        if text.strip():
-            out.append((start, end, raw, label))
-    return out
+        for p_start, p_end in _pieces(doc_text, start, end):
+            p_start, p_end = _trim(doc_text, p_start, p_end, label)
+            # "Trump’s National Security Council": the owner is a mention of its own
+            m = _POSSESSIVE_INNER.match(doc_text[p_start:p_end])
+            if m and label == "ORG":
+                out.append((p_start, p_start + m.end("owner"), raw, label))
+                p_start += m.start("rest")
+            if doc_text[p_start:p_end].strip(" .,-—/"):
+                out.append((p_start, p_end, raw, label))
+    out.extend(_datelines(doc_text))
+    kept: list[tuple[int, int, str, str]] = []
+    for row in sorted(out, key=lambda r: (r[0], -(r[1] - r[0]))):
+        if not kept or row[0] >= kept[-1][1]:
+            kept.append(row)
+    return kept
 
 
 def spacy_mentions(articles: pl.DataFrame, *, batch_size: int = 64, n_process: int = 1) -> pl.DataFrame:

@@ -19,6 +19,7 @@ Two steps, each where it is cheapest:
 * ``cue_name``      "said X", "reported Reuters"
 * ``according_to``  "according to X"
 * ``colon``         "X: “...”" (a name and a colon right before the quote)
+* ``signature``     "…” ― Jane Doe" (a dash and a name after the quote)
 * ``pronoun``       "he said": the most recent compatible actor before the pronoun
 * ``role_noun``     "the minister said": the most recent actor described by that role
 * ``subject``       a cue with no adjacent name ("Russia ..., claiming that ...") takes the
@@ -44,88 +45,25 @@ STRAIGHT = '"'
 
 # Speech and writing cues, as verbs (inflected forms listed so the regex stays simple).
 CUE_VERBS = [
-    "said",
-    "says",
-    "say",
-    "saying",
-    "told",
-    "tells",
-    "telling",
-    "wrote",
-    "writes",
-    "writing",
-    "added",
-    "adds",
-    "adding",
-    "claimed",
-    "claims",
-    "claiming",
-    "argued",
-    "argues",
-    "arguing",
-    "explained",
-    "explains",
-    "explaining",
-    "noted",
-    "notes",
-    "noting",
-    "stated",
-    "states",
-    "insisted",
-    "insists",
-    "insisting",
-    "asked",
-    "asks",
-    "replied",
-    "replies",
-    "responded",
-    "warned",
-    "warns",
-    "warning",
-    "declared",
-    "declares",
-    "continued",
-    "continues",
-    "tweeted",
-    "tweets",
-    "posted",
-    "announced",
-    "announces",
-    "acknowledged",
-    "admitted",
-    "admits",
-    "suggested",
-    "suggests",
-    "recalled",
-    "recalls",
-    "joked",
-    "complained",
-    "complains",
-    "conceded",
-    "predicted",
-    "promised",
-    "vowed",
-    "stressed",
-    "stresses",
-    "urged",
-    "countered",
-    "quipped",
-    "remarked",
-    "observed",
-    "concluded",
-    "reported",
-    "reports",
-    "reiterated",
-    "maintained",
-    "testified",
-    "cautioned",
-    "boasted",
-    "bragged",
-    "mused",
-    "shouted",
-    "yelled",
-    "lamented",
-]
+    "said", "says", "say", "saying", "told", "tells", "telling", "wrote", "writes", "writing",
+    "added", "adds", "adding", "claimed", "claims", "claiming", "argued", "argues", "arguing",
+    "explained", "explains", "explaining", "noted", "notes", "noting", "stated", "states",
+    "insisted", "insists", "insisting", "asked", "asks", "replied", "replies", "responded",
+    "warned", "warns", "warning", "declared", "declares", "continued", "continues", "tweeted",
+    "tweets", "posted", "announced", "announces", "acknowledged", "admitted", "admits",
+    "suggested", "suggests", "recalled", "recalls", "joked", "complained", "complains",
+    "conceded", "predicted", "promised", "vowed", "stressed", "stresses", "urged", "countered",
+    "quipped", "remarked", "observed", "concluded", "reported", "reports", "reiterated",
+    "maintained", "testified", "cautioned", "boasted", "bragged", "mused", "shouted", "yelled",
+    "lamented", "demanded", "demands", "asserted", "alleged", "contended", "emphasized",
+    "emphasised", "wondered", "proclaimed", "exclaimed", "retorted", "pleaded", "confessed",
+    "revealed", "pledged", "recounted", "answered", "reads", "read", "opined", "charged",
+    "blasted", "accused", "described", "called", "calling", "dubbed", "branded", "labeled",
+    "labelled", "characterized", "characterised", "denounced", "slammed", "praised",
+    "criticized", "criticised", "attacked", "blamed", "thundered", "tweeting", "asking",
+    "stating", "suggesting", "declaring", "announcing", "acknowledging", "arguing", "asserting",
+]  # fmt: skip
+PARTICIPLES = {v for v in CUE_VERBS if v.endswith("ing")}
 # Verbs whose object is the addressee, not the speaker ("told NBC", "asked reporters").
 ADDRESSEE_VERBS = {"told", "tells", "telling", "asked", "asks", "urged", "warned", "warns", "warning"}
 
@@ -201,41 +139,16 @@ ROLE_PERSON = [
     "activist",
 ]
 ROLE_ORG = [
-    "newspaper",
-    "paper",
-    "daily",
-    "magazine",
-    "outlet",
-    "network",
-    "company",
-    "firm",
-    "group",
-    "ministry",
-    "department",
-    "agency",
-    "government",
-    "campaign",
-    "committee",
-    "organisation",
-    "organization",
-    "party",
-    "board",
-    "council",
-    "bank",
-    "union",
-    "office",
-    "army",
-    "military",
-    "police",
-    "court",
-    "report",
-    "statement",
-    "white",
-    "house",
-    "kremlin",
-]
+    "newspaper", "paper", "daily", "magazine", "outlet", "network", "company", "firm", "group",
+    "ministry", "department", "agency", "government", "campaign", "committee", "organisation",
+    "organization", "party", "board", "council", "bank", "union", "office", "army", "military",
+    "police", "court", "report", "statement", "white house", "kremlin", "letter", "ad", "piece",
+    "article", "study", "memo", "poll", "survey", "complaint", "lawsuit", "filing", "website",
+]  # fmt: skip
 _ROLE_WORDS = "|".join(sorted(ROLE_PERSON + ROLE_ORG, key=len, reverse=True))
 _ROLE_BEFORE = re.compile(
+    r"(?:\b(?P<bare>[Pp]olice|[Oo]fficials|[Aa]uthorities|[Aa]nalysts|[Ee]xperts|[Cc]ritics|[Ss]ources|"
+    r"[Aa]ides|[Pp]rosecutors|[Ii]nvestigators|[Ll]awmakers|[Dd]emocrats|[Rr]epublicans|[Oo]fficers)\s*$)|"
     r"\b(?:[Tt]he|[Aa]n?|[Hh]is|[Hh]er|[Tt]heir|[Ii]ts|[Oo]ne|[Aa]nother)\s+(?:[\w’'-]+\s+){0,3}?"
     r"(?P<role>" + _ROLE_WORDS + r")s?\s*$"
 )
@@ -244,11 +157,12 @@ _ROLE_AFTER = re.compile(
     r"(?P<role>" + _ROLE_WORDS + r")s?\b"
 )
 _PRONOUN_BEFORE = re.compile(r"\b(?P<p>[Hh]e|[Ss]he|[Tt]hey|[Ii]t)\s*$")
+_PRONOUN_ANY = re.compile(r"\b(?:[Hh]e|[Ss]he|[Tt]hey|[Ii]t)\b")
 _PRONOUN_AFTER = re.compile(r"^\s*(?P<p>he|she|they|it)\b")
 # Between a speaker and the cue: adverbs, auxiliaries, time phrases ("Syrskyi also said").
 _GAP_WORDS = re.compile(
     r"(?:\s+(?:\w+ly|also|had|has|have|would|will|later|then|again|once|previously|further|"
-    r"had|was|is|has\s+been|in\s+a\s+statement|on\s+\w+day)|\s*,)\s*$"
+    r"was|is|has\s+been|in\s+a\s+statement|on\s+\w+day)|\s*,|\s*\([^()“”\"]{1,40}\))\s*$"
 )
 # ", who served as X," / ", the former adviser," between a name and its cue.
 _APPOSITIVE = re.compile(r",[^,“”\"_;]{1,150},?\s*$")
@@ -263,6 +177,12 @@ _ROLE_APPOS_BEFORE = re.compile(
 _ROLE_APPOS_AFTER = re.compile(
     r"^,\s*(?P<role>(?:the|a|an|its|his|her)\s+[^,“”\"]{0,60}?\b(?:" + "|".join(ROLE_PERSON) + r")s?)\s*,"
 )
+_NAME = r"[A-Z][\w’'.-]+(?:\s+(?:[A-Z][\w’'.-]*|de|van|von|der|da|la|le)){0,3}"
+_SIGNATURE = re.compile(r"^\s*[―—–]\s*(?P<name>" + _NAME + r")")
+_BARE_NAME_CUE = re.compile(r"^[,.?!]?\s+(?P<name>" + _NAME + r")\s+(?P<cue>" + "|".join(CUE_VERBS) + r")\b")
+_NOT_NAMES = {"The", "This", "That", "It", "He", "She", "They", "We", "I", "But", "And", "In", "A", "An"}
+_NAMING = re.compile(r"(?:so-called|dubbed|known as|titled|entitled|nicknamed|named|headlined)\s*$")
+_TITLE_GAP = re.compile(r"^\s+(?:[\w./’'-]+\s+){0,4}$")
 _OUTLET_AFTER_CUE = re.compile(r"^\s+(?:the\s+)?")
 
 
@@ -466,18 +386,22 @@ def _speaker_before(art: _Article, sent_start: int, cue_start: int) -> _Attribut
             return _Attribution(art.resolve_pronoun(pm.group("p"), s), (s, e), "pronoun", None)
         rm = _ROLE_BEFORE.search(prefix[:cpos])
         if rm:
-            s, e = sent_start + rm.start(), sent_start + rm.end("role")
-            return _Attribution(art.resolve_role(rm.group("role"), s), (s, e), "role_noun", None)
+            which = "role" if rm.group("role") else "bare"
+            s, e = sent_start + rm.start(), sent_start + rm.end(which)
+            return _Attribution(art.resolve_role(rm.group(which), s), (s, e), "role_noun", None)
     return None
 
 
 def _speaker_after(art: _Article, cue_end: int, sent_end: int) -> _Attribution | None:
     """Name, pronoun or role noun right after a cue ("said Bolton", "said the minister")."""
     suffix = art.masked[cue_end:sent_end]
-    lead = _OUTLET_AFTER_CUE.match(suffix)
-    mention = art.mention_starting_at(cue_end + (lead.end() if lead else 0))
-    if mention is not None and mention.start - cue_end <= 5:
-        return _Attribution(mention, (mention.start, mention.end), "cue_name", None)
+    # "said Bolton", "said Rep. Jim Clyburn", "said 9/11 widow Terry Strada": the first
+    # mention within a few words, with no clause break before it
+    for mention in art.mentions:
+        if mention.start >= cue_end and _TITLE_GAP.match(art.masked[cue_end : mention.start]):
+            return _Attribution(mention, (mention.start, mention.end), "cue_name", None)
+        if mention.start > cue_end + 45:
+            break
     pm = _PRONOUN_AFTER.match(suffix)
     if pm:
         s, e = cue_end + pm.start("p"), cue_end + pm.end("p")
@@ -489,11 +413,26 @@ def _speaker_after(art: _Article, cue_end: int, sent_end: int) -> _Attribution |
     return None
 
 
-def _subject(art: _Article, sent_start: int, cue_start: int) -> _Attribution | None:
-    """Nearest actor before the cue in its sentence: persons first, else organisations/places."""
+def _subject(art: _Article, sent_start: int, cue_start: int, first: bool = False) -> _Attribution | None:
+    """The clause subject of a cue with no adjacent name.
+
+    ``first``: the first actor or pronoun of the sentence (participles: "Russia turned
+    its back ..., claiming"); otherwise the nearest person before the cue, else the
+    nearest organisation/place.
+    """
     inside = [
         m for m in art.mentions if sent_start <= m.start and m.end <= cue_start and art.outside_quotes(m)
     ]
+    if first:
+        pron = _PRONOUN_ANY.search(art.masked[sent_start:cue_start])
+        p_start = sent_start + pron.start() if pron else None
+        m = inside[0] if inside else None
+        if p_start is not None and (m is None or p_start < m.start):
+            span = (p_start, sent_start + pron.end())
+            return _Attribution(art.resolve_pronoun(pron.group(0), p_start), span, "pronoun", None)
+        if m is not None:
+            return _Attribution(m, (m.start, m.end), "subject", None)
+        return None
     for pick in ([m for m in inside if m.actor_type == "person"], [m for m in inside if not m.is_outlet]):
         if pick:
             m = pick[-1]
@@ -501,7 +440,10 @@ def _subject(art: _Article, sent_start: int, cue_start: int) -> _Attribution | N
     return None
 
 
-def _attribute_with_cue(art: _Article, cue: re.Match, base: int, sent: tuple[int, int]) -> _Attribution:
+def _attribute_with_cue(
+    art: _Article, cue: re.Match, base: int, sent: tuple[int, int], after_quote: bool
+) -> _Attribution:
+    """Speaker for one cue; ``after_quote``: the cue follows the quote (",” said X")."""
     cue_text = cue.group(0)
     cs, ce = base + cue.start(), base + cue.end()
     if cue_text == "according to":
@@ -510,8 +452,12 @@ def _attribute_with_cue(art: _Article, cue: re.Match, base: int, sent: tuple[int
             return _Attribution(None, None, "according_to", cue_text)
         res.kind = "according_to" if res.kind == "cue_name" else res.kind
     else:
-        res = _speaker_before(art, sent[0], cs)
-        if res is None and cue_text not in ADDRESSEE_VERBS:
+        if cue_text in PARTICIPLES:
+            # "it attacked Trump, saying ...": the speaker is the clause subject, not the object
+            res = _subject(art, sent[0], cs, first=True)
+        else:
+            res = _speaker_before(art, sent[0], cs)
+        if res is None and cue_text not in ADDRESSEE_VERBS and after_quote:
             res = _speaker_after(art, ce, sent[1])
         if res is None:
             res = _subject(art, sent[0], cs)
@@ -524,6 +470,54 @@ def _attribute_with_cue(art: _Article, cue: re.Match, base: int, sent: tuple[int
         if target is not None and target.is_outlet:
             res.cited_outlet = target.actor
     return res
+
+
+def _dash_or_bare_name(art: _Article, q: dict, sent: tuple[int, int, int]) -> _Attribution | None:
+    """Signed quotes ("…” ― Jane Doe") and untagged names before a cue ("…,” Graham asked").
+
+    When NER missed the name, the capitalised words themselves are the speaker; they
+    are matched to an actor of the article by surname when possible.
+    """
+    after = art.masked[q["end"] + 1 : sent[1] + 80]
+    m = _SIGNATURE.match(after)
+    if m is None:
+        m = _BARE_NAME_CUE.match(after)
+        if m is None or m.group("name").split()[0] in _NOT_NAMES:
+            return None
+        kind, cue = "name_cue", m.group("cue")
+    else:
+        kind, cue = "signature", None
+    s, e = q["end"] + 1 + m.start("name"), q["end"] + 1 + m.end("name")
+    mention = next((x for x in art.mentions if x.start < e and s < x.end), None)
+    if mention is None:
+        last = m.group("name").split()[-1]
+        mention = next(
+            (x for x in reversed(art.mentions) if x.actor_type == "person" and x.actor.split()[-1] == last),
+            None,
+        )
+        mention = mention or _Mention(s, e, m.group("name"), "person", False)
+    return _Attribution(mention, (s, e), kind, cue)
+
+
+def _is_title_or_label(text: str, q: dict) -> bool:
+    """A quoted title or label rather than words someone said.
+
+    Short Title Case ("The Apprentice", "Face the Nation"), or introduced by a naming
+    phrase ("so-called", "dubbed", "known as", "titled", "nicknamed").  The caller also
+    drops unattributed fragments of four words or fewer: measured on PolNeAR dev, keeping
+    them raises content F1 (0.931 -> 0.943) but most get no speaker (speaker accuracy
+    0.846 -> 0.795), and an analyst wants quotes with speakers.
+    """
+    content = text[q["start"] : q["end"]].strip(" ,.;:!?")
+    words = content.split()
+    if not words:
+        return True
+    small = {"a", "an", "the", "of", "and", "or", "in", "on", "for", "to", "at", "with", "by"}
+    title_case = (
+        len(words) <= 6 and all(w[:1].isupper() or w in small for w in words) and words[0][:1].isupper()
+    )
+    before = text[max(0, q["open_start"] - 25) : q["open_start"]].lower()
+    return (title_case and len(words) > 1) or bool(_NAMING.search(before))
 
 
 def _role_as_written(art: _Article, span: tuple[int, int] | None, sent_start: int) -> str | None:
@@ -557,6 +551,8 @@ def _attribute_article(
     out = []
     prev_by_para: dict[int, dict] = {}
     prev_quote: dict | None = None
+    # paragraphs that have text, in order (blank lines between paragraphs are skipped)
+    rank = {p: i for i, p in enumerate(sorted({s[2] for s in sentences}))}
     for q in quotes:
         s_open = art.sentence_at(q["open_start"])
         s_close = art.sentence_at(max(q["end"] - 1, q["start"]))
@@ -573,9 +569,11 @@ def _attribute_article(
 
         res: _Attribution | None = None
         for cue in sorted(cues, key=dist):
-            res = _attribute_with_cue(art, cue, frame[0], frame)
+            res = _attribute_with_cue(art, cue, frame[0], frame, frame[0] + cue.start() >= q["end"])
             if res.speaker_span is not None:
                 break
+        if res is None or res.speaker_span is None:
+            res = _dash_or_bare_name(art, q, s_close) or res
         if res is None or res.speaker_span is None:
             # colon-introduced: "Bolton: “...”"
             before = art.masked[s_open[0] : q["open_start"]]
@@ -585,12 +583,12 @@ def _attribute_article(
                 res = _Attribution(mention, (mention.start, mention.end), "colon", None)
         if res is None or res.speaker_span is None:
             prev = prev_by_para.get(q["paragraph_id"])
-            if (
-                prev is None
-                and prev_quote is not None
-                and prev_quote["paragraph_id"] == q["paragraph_id"] - 1
-                and (prev_quote["runs_to_para_end"] and q["open_start"] == s_open[0])
-            ):
+            # multi-paragraph quote: the previous (non-blank) paragraph ended inside a quote
+            # and this paragraph opens with a mark
+            follows = prev_quote is not None and rank.get(prev_quote["paragraph_id"], -9) + 1 == rank.get(
+                q["paragraph_id"]
+            )
+            if prev is None and follows and prev_quote["runs_to_para_end"] and q["open_start"] == s_open[0]:
                 prev = prev_quote
             if prev is not None and prev["attribution"] is not None:
                 res = _Attribution(
@@ -599,9 +597,10 @@ def _attribute_article(
                 res.cited_outlet = prev["cited_outlet"]
         if res is None or (res.speaker_span is None and res.cue is None):
             res = _Attribution(None, None, None, res.cue if res else None)
-        n_words = len(text[q["start"] : q["end"]].split())
-        if res.kind is None and n_words <= 4:
-            continue  # scare quotes, titles, nicknames: nobody is quoted
+        if res.kind is None and (
+            len(text[q["start"] : q["end"]].split()) <= 4 or _is_title_or_label(text, q)
+        ):
+            continue  # titles, nicknames, so-called terms: nobody is quoted
         spk = res.speaker
         row = {
             **q,

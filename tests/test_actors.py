@@ -96,3 +96,42 @@ def test_empty_mentions():
     types = [pl.String, pl.Int32, pl.Int32, pl.String, pl.String, pl.String]
     empty = pl.DataFrame(schema=dict(zip(cols, types, strict=True)))
     assert actors.canonicalise(empty, arts).height == 0
+
+
+def _canon(texts: dict[str, tuple[str, list[tuple[str, str]]]]) -> pl.DataFrame:
+    frames = []
+    for art_id, (text, spans) in texts.items():
+        men, arts = _mentions(text, spans)
+        men = men.with_columns(pl.lit(art_id).alias("article_id"))
+        frames.append(actors.canonicalise(men, arts.with_columns(pl.lit(art_id).alias("article_id"))))
+    return pl.concat(frames)
+
+
+def test_corpus_ids_stable_incremental_and_two_clintons_apart():
+    batch1 = _canon(
+        {
+            "a1": ("Bill Clinton spoke. Clinton sat.", [("Bill Clinton", "PERSON"), ("Clinton", "PERSON")]),
+            "a2": ("Hillary Clinton won. Clinton sang.", [("Hillary Clinton", "PERSON"), ("Clinton", "ORG")]),
+            "a3": ("Donald Trump flew. Trump landed.", [("Donald Trump", "PERSON"), ("Trump", "ORG")]),
+        }
+    )
+    act1, ali1, men1 = actors.assign_actor_ids(batch1)
+    names = dict(act1.select("name", "actor_id").iter_rows())
+    assert names.keys() >= {"Bill Clinton", "Hillary Clinton", "Donald Trump"}
+    assert names["Bill Clinton"] != names["Hillary Clinton"]
+    assert men1.filter(pl.col("article_id") == "a2")["actor_id"].n_unique() == 1
+
+    # a later batch: surname-only articles
+    batch2 = _canon(
+        {
+            "b1": ("Trump tweeted again.", [("Trump", "ORG")]),
+            "b2": ("Clinton spoke.", [("Clinton", "PERSON")]),
+        }
+    )
+    act2, ali2, men2 = actors.assign_actor_ids(batch2, existing_aliases=ali1)
+    ids2 = dict(men2.select("article_id", "actor_id").iter_rows())
+    assert ids2["b1"] == names["Donald Trump"]  # the only Trump known: same actor
+    assert ids2["b2"] not in {names["Bill Clinton"], names["Hillary Clinton"]}  # ambiguous: not merged
+    # deterministic
+    again = actors.assign_actor_ids(batch2, existing_aliases=ali1)
+    assert again[0].equals(act2) and again[1].equals(ali2) and again[2].equals(men2)

@@ -1,0 +1,235 @@
+"""Entity evaluation: exact-span P/R/F1 per type on CoNLL++ and WikiGold, with a baseline.
+
+    python -m bench.eval_entities [--limit N] [--json out.json]
+
+Systems compared in one run, on the same reconstructed document texts:
+
+* ``baseline``  spaCy ``en_core_web_sm`` out of the box (full pipeline), label mapping below;
+* ``ner_only``  newsdesk's spaCy step alone (NER only + span clean-up, ``entities.spacy_mentions``);
+* ``newsdesk``  the full NLP stage (``run_nlp``: + per-article actors, type voting, re-found names).
+
+Label mapping (gold → eval type; system → eval type):
+CoNLL/WikiGold ``PER``→PER, ``ORG``→ORG, ``LOC``→LOC, ``MISC`` not scored.
+spaCy ``PERSON``→PER, ``ORG``→ORG, ``GPE``/``LOC``/``FAC``→LOC, everything else dropped
+(NORP, the nearest thing to MISC, is dropped for every system).
+A prediction is correct when its character span and type both equal a gold entity's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+import polars as pl
+
+from bench.corpora import shared_data
+
+TYPES = ("PER", "ORG", "LOC")
+SPACY_TO_EVAL = {"PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC"}
+CONTRACT_TO_EVAL = {"PERSON": "PER", "ORG": "ORG", "LOC": "LOC"}
+
+Doc = tuple[str, str, set[tuple[int, int, str]]]  # (doc_id, text, gold spans)
+
+
+def _iob_spans(tags: list[str], offsets: list[tuple[int, int]]) -> set[tuple[int, int, str]]:
+    """IOB1/IOB2 tags -> (start, end, type) for PER/ORG/LOC."""
+    spans: set[tuple[int, int, str]] = set()
+    cur: list | None = None
+    for tag, (s, e) in zip([*tags, "O"], [*offsets, (0, 0)], strict=True):
+        kind = tag[2:] if len(tag) > 2 else None
+        starts_new = tag == "O" or tag.startswith("B-") or cur is None or kind != cur[2]
+        if starts_new:
+            if cur is not None and cur[2] in TYPES:
+                spans.add((cur[0], cur[1], cur[2]))
+            cur = [s, e, kind] if tag != "O" else None
+        else:
+            cur[1] = e
+    return spans
+
+
+_NO_SPACE_BEFORE = {
+    ",",
+    ".",
+    ";",
+    ":",
+    ")",
+    "]",
+    "?",
+    "!",
+    "%",
+    "'",
+    "'s",
+    "n't",
+    "'re",
+    "'ve",
+    "'ll",
+    "'d",
+    "'m",
+}
+_NO_SPACE_AFTER = {"(", "[", "$"}
+
+
+def _build(doc_id: str, sents: list[list[tuple[str, str]]]) -> Doc:
+    """Lay a document out as news text: one sentence per line, light detokenisation.
+
+    The files hold tokens, not text; spaCy is trained on running text, so "( Reuters )"
+    and "Howe 's" are written back as "(Reuters)" and "Howe's".  The same text is given to
+    every system, and gold spans are computed on it.
+    """
+    text = ""
+    tags, offs = [], []
+    for si, sent in enumerate(sents):
+        if si:
+            text += "\n"
+        prev = None
+        for ti, (tok, tag) in enumerate(sent):
+            if ti and tok not in _NO_SPACE_BEFORE and prev not in _NO_SPACE_AFTER:
+                text += " "
+            start = len(text)
+            text += tok
+            tags.append(tag)
+            offs.append((start, len(text)))
+            prev = tok
+    return doc_id, text, _iob_spans(tags, offs)
+
+
+def read_conll(path: Path) -> list[Doc]:
+    """Documents of a CoNLL-style file (``-DOCSTART-`` separated; blank line between sentences).
+
+    The last column is the IOB tag; ``conllpp.txt``'s start/end columns are not used.
+    """
+    docs: list[Doc] = []
+    sents: list = []
+    sent: list = []
+    n = 0
+
+    def flush_doc() -> None:
+        nonlocal sents, n
+        if sent:
+            sents.append(list(sent))
+            sent.clear()
+        if sents:
+            docs.append(_build(f"{path.stem}-{n}", sents))
+            n += 1
+        sents = []
+
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if not parts:
+            if sent:
+                sents.append(list(sent))
+                sent.clear()
+            continue
+        if parts[0] == "-DOCSTART-":
+            flush_doc()
+            continue
+        sent.append((parts[0], parts[-1]))
+    flush_doc()
+    return docs
+
+
+def datasets(root: Path) -> dict[str, list[Doc]]:
+    conllpp = root / "ner" / "conllpp" / "dataset" / "conllpp.txt"
+    wikigold = root / "ner" / "wikigold" / "CONLL-format" / "data" / "wikigold.conll.txt"
+    return {"CoNLL++": read_conll(conllpp), "WikiGold": read_conll(wikigold)}
+
+
+def score(gold: list[set], pred: list[set]) -> dict[str, dict[str, float]]:
+    """Exact-span P/R/F1 per type and micro over PER/ORG/LOC."""
+    tp, fp, fn = Counter(), Counter(), Counter()
+    for g, p in zip(gold, pred, strict=True):
+        for span in p:
+            (tp if span in g else fp)[span[2]] += 1
+        for span in g:
+            if span not in p:
+                fn[span[2]] += 1
+    out = {}
+    for t in (*TYPES, "micro"):
+        a, b, c = (sum(x[k] for k in TYPES) for x in (tp, fp, fn)) if t == "micro" else (tp[t], fp[t], fn[t])
+        p = a / (a + b) if a + b else 0.0
+        r = a / (a + c) if a + c else 0.0
+        out[t] = {"p": p, "r": r, "f1": 2 * p * r / (p + r) if p + r else 0.0, "support": a + c}
+    return out
+
+
+def predict_baseline(texts: list[str]) -> list[set]:
+    from pipeline.entities import load_nlp
+
+    nlp = load_nlp(full=True)
+    return [
+        {(e.start_char, e.end_char, SPACY_TO_EVAL[e.label_]) for e in doc.ents if e.label_ in SPACY_TO_EVAL}
+        for doc in nlp.pipe(texts, batch_size=64)
+    ]
+
+
+def _frame_to_sets(frame: pl.DataFrame, ids: list[str], label_col: str) -> list[set]:
+    by: dict[str, set] = {i: set() for i in ids}
+    for a, s, e, lab in frame.select("article_id", "start", "end", label_col).iter_rows():
+        if lab in CONTRACT_TO_EVAL:
+            by[a].add((s, e, CONTRACT_TO_EVAL[lab]))
+    return [by[i] for i in ids]
+
+
+def predict_newsdesk(ids: list[str], texts: list[str]) -> tuple[list[set], list[set]]:
+    from pipeline import entities
+    from pipeline.nlp import run_nlp
+
+    arts = pl.DataFrame({"article_id": ids, "text": texts})
+    raw = entities.spacy_mentions(arts)
+    res = run_nlp(arts)
+    return _frame_to_sets(raw, ids, "label"), _frame_to_sets(res.entity_mentions, ids, "label")
+
+
+def evaluate(docs: list[Doc]) -> dict[str, dict]:
+    ids = [d[0] for d in docs]
+    texts = [d[1] for d in docs]
+    gold = [d[2] for d in docs]
+    results = {}
+    t = time.perf_counter()
+    results["baseline"] = score(gold, predict_baseline(texts))
+    t_base = time.perf_counter() - t
+    t = time.perf_counter()
+    raw, full = predict_newsdesk(ids, texts)
+    t_nd = time.perf_counter() - t
+    results["ner_only"] = score(gold, raw)
+    results["newsdesk"] = score(gold, full)
+    results["_meta"] = {"docs": len(docs), "seconds_baseline": t_base, "seconds_newsdesk": t_nd}
+    return results
+
+
+def table(name: str, res: dict) -> str:
+    lines = [
+        f"### {name} ({res['_meta']['docs']} documents)",
+        "",
+        "| system | PER P/R/F1 | ORG P/R/F1 | LOC P/R/F1 | micro P/R/F1 |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for sys_name in ("baseline", "ner_only", "newsdesk"):
+        cells = ["{p:.3f} / {r:.3f} / **{f1:.3f}**".format(**res[sys_name][t]) for t in (*TYPES, "micro")]
+        lines.append(f"| {sys_name} | " + " | ".join(cells) + " |")
+    sup = res["newsdesk"]
+    lines.append("")
+    lines.append("Gold entities: " + ", ".join(f"{t} {sup[t]['support']}" for t in TYPES))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--limit", type=int, default=None, help="first N documents of each dataset")
+    ap.add_argument("--json", type=Path, default=None, help="write the numbers here")
+    args = ap.parse_args(argv)
+    all_res = {}
+    for name, docs in datasets(shared_data()).items():
+        res = evaluate(docs[: args.limit] if args.limit else docs)
+        all_res[name] = res
+        print(table(name, res), "\n", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(all_res, indent=2))
+    return all_res
+
+
+if __name__ == "__main__":
+    main()
