@@ -452,11 +452,8 @@ def _attribute_with_cue(
             return _Attribution(None, None, "according_to", cue_text)
         res.kind = "according_to" if res.kind == "cue_name" else res.kind
     else:
-        if cue_text in PARTICIPLES:
-            # "it attacked Trump, saying ...": the speaker is the clause subject, not the object
-            res = _subject(art, sent[0], cs, first=True)
-        else:
-            res = _speaker_before(art, sent[0], cs)
+        # "it attacked Trump, saying ...": with a participle the speaker is the clause subject, not the object
+        res = _subject(art, sent[0], cs, first=True) if cue_text in PARTICIPLES else _speaker_before(art, sent[0], cs)
         if res is None and cue_text not in ADDRESSEE_VERBS and after_quote:
             res = _speaker_after(art, ce, sent[1])
         if res is None:
