@@ -1,10 +1,14 @@
-"""newsdesk nightly: ingest → validate raw → NLP → validate NLP → load → validate warehouse
+"""newsdesk nightly: ingest → (anything new?) → validate raw → NLP → validate NLP → load → validate warehouse
 → dbt build → validate marts → publish, then a teardown that records the outcome.
 
 Tasks are thin: each calls one function of ``pipeline.stages`` and passes the run
 manifest's path (a short string) through XCom; data stays in the run folder and the work
 database. Configuration comes from ``NEWSDESK_*`` environment variables (see
 ``pipeline.config``) or, per run, from the ``input_dir`` / ``warehouse`` params.
+
+A run that finds nothing new to load (no new article, no new refused input) ends after
+ingest: ``anything_new`` short-circuits the stages up to publish, the published warehouse
+stays as it is, and ``finalize`` records the outcome ``unchanged``.
 
 A batch that fails a data check is quarantined and its task fails without retries
 (``AirflowFailException``); other errors are retried. Runs never overlap
@@ -74,6 +78,11 @@ def newsdesk_nightly():
     def ingest(manifest: str) -> str:
         return _stage(stages.ingest, manifest)
 
+    @task.short_circuit
+    def anything_new(manifest: str) -> str | bool:
+        # nothing new: skip every stage up to publish (finalize, a teardown, still runs)
+        return manifest if stages.anything_new(manifest) else False
+
     @task
     def validate_raw(manifest: str) -> str:
         return _stage(stages.validate_raw, manifest)
@@ -114,7 +123,8 @@ def newsdesk_nightly():
 
     manifest = start_run()
     published = publish(
-        validate_marts(dbt_build(validate_warehouse(load(validate_nlp(nlp(validate_raw(ingest(manifest))))))))
+        validate_marts(dbt_build(validate_warehouse(load(validate_nlp(nlp(validate_raw(
+            anything_new(ingest(manifest)))))))))
     )
     published >> finalize(manifest)
 

@@ -65,7 +65,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_dir = _find_run_dir(settings, result["run_id"])
     records = Manifest.load(run_dir / "manifest.json").stage_records() if run_dir else []
     outcome = stages.read_outcome(run_dir) if run_dir else None
-    if result["state"] != "success" or not outcome or outcome.get("status") != "published":
+    if result["state"] != "success" or not outcome or outcome.get("status") not in ("published", "unchanged"):
         print(f"\nnewsdesk: run {result['run_id']} FAILED (Airflow state: {result['state']})", file=sys.stderr)
         if outcome:
             print(json.dumps(outcome, indent=2), file=sys.stderr)
@@ -77,7 +77,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         print(report.as_json({**summary, "run_id": result["run_id"], "seconds": seconds, "stages": records}))
     else:
-        print(f"\nRun {result['run_id']} published in {seconds:.1f}s\n")
+        done = "published" if outcome["status"] == "published" else "found nothing new (warehouse unchanged)"
+        print(f"\nRun {result['run_id']} {done} in {seconds:.1f}s\n")
         print(report.format_summary(summary, records))
         print("\nQuery it:  newsdesk sql \"SELECT * FROM mentions_per_actor ORDER BY mentions DESC\"")
     return 0
@@ -141,7 +142,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         outcome = stages.read_outcome(m.run_dir) or {"status": "running or killed"}
         total = sum(r["seconds"] for r in m.stage_records())
         print(f"{m.batch_id}  {outcome.get('status'):<12} {total:7.1f}s  {m.run_id}")
-        if outcome.get("status") not in ("published",):
+        if outcome.get("status") not in ("published", "unchanged"):
             print(f"    failed at {outcome.get('failed_stage')}: {str(outcome.get('error'))[:300]}")
     return 0
 

@@ -7,8 +7,11 @@ named ``<stage>.<frame>``; a stage passes when every checkpoint of that stage pa
 GX 1.x cannot validate Polars frames and its SQL datasource fails on DuckDB, so every frame
 is handed to GX as pandas. Per-row checks of the big tables (tokens, sentences) run as
 DuckDB SQL that reduces them to one row of counts per article (and, row by row, as dbt
-tests); GX then checks those counts. Small frames (articles, mentions, quotes, marts) are
-validated row by row.
+tests); GX then checks those counts. Mentions and quotes are validated row by row, but
+part by part (:class:`Chunks`): a 100k-article batch has millions of mention rows, and
+one pandas copy of them all cost more memory than the whole NLP stage. A part holds whole
+articles, so the per-row and per-article-unique expectations of those suites mean the same
+chunked as whole; results are merged into one report per suite.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from pipeline.warehouse import query_frame
+from pipeline.warehouse import duckdb_config, query_frame
 
 log = logging.getLogger("newsdesk")
 
@@ -93,7 +97,7 @@ def gx_context(gx_project_dir: Path, results_dir: Path) -> Any:
 
 
 def run_suites(
-    stage: str, frames: dict[str, pl.DataFrame], *, gx_project_dir: Path, results_dir: Path, run_name: str
+    stage: str, frames: dict[str, pl.DataFrame | Chunks], *, gx_project_dir: Path, results_dir: Path, run_name: str
 ) -> StageReport:
     """Validate each frame with its checkpoint; return the report (raise nothing)."""
     from great_expectations.core.run_identifier import RunIdentifier
@@ -105,34 +109,80 @@ def run_suites(
     report = StageReport(stage=stage)
     for suite_name in STAGE_SUITES[stage]:
         checkpoint = ctx.checkpoints.get(suite_name)
-        result = checkpoint.run(
-            batch_parameters={"dataframe": frames[suite_name].to_pandas()},
-            run_id=RunIdentifier(run_name=run_name),
-        )
-        expectations = []
-        for vr in result.run_results.values():
-            for r in vr.results:
-                cfg = r.expectation_config
-                res = r.result or {}
-                expectations.append({
-                    "suite": suite_name,
-                    "type": cfg.type,
-                    "column": cfg.kwargs.get("column") or cfg.kwargs.get("column_A")
-                    or ",".join(cfg.kwargs.get("column_list", []) or []),
-                    "success": bool(r.success),
-                    "unexpected_count": res.get("unexpected_count"),
-                    "observed_value": res.get("observed_value"),
-                    "examples": [str(x) for x in (res.get("partial_unexpected_list") or [])[:5]],
-                    "exception": (r.exception_info or {}).get("exception_message")
-                    if isinstance(r.exception_info, dict) else None,
-                })
-        report.suites[suite_name] = {
-            "success": bool(result.success),
-            "rows": frames[suite_name].height,
-            "expectations": expectations,
-        }
-        report.success = report.success and bool(result.success)
+        frame = frames[suite_name]
+        success, expectations = True, None
+        for i, chunk in enumerate(frame if isinstance(frame, Chunks) else [frame]):
+            result = checkpoint.run(
+                batch_parameters={"dataframe": chunk.to_pandas()},
+                run_id=RunIdentifier(run_name=run_name if i == 0 else f"{run_name}-part{i}"),
+            )
+            success = success and bool(result.success)
+            found = [_expectation(suite_name, r) for vr in result.run_results.values() for r in vr.results]
+            expectations = found if expectations is None else [_merge(a, b) for a, b in zip(expectations, found,
+                                                                                              strict=True)]
+        report.suites[suite_name] = {"success": success, "rows": frame.height, "expectations": expectations or []}
+        report.success = report.success and success
     return report
+
+
+def _expectation(suite_name: str, r: Any) -> dict[str, Any]:
+    cfg = r.expectation_config
+    res = r.result or {}
+    return {
+        "suite": suite_name,
+        "type": cfg.type,
+        "column": cfg.kwargs.get("column") or cfg.kwargs.get("column_A")
+        or ",".join(cfg.kwargs.get("column_list", []) or []),
+        "success": bool(r.success),
+        "unexpected_count": res.get("unexpected_count"),
+        "observed_value": res.get("observed_value"),
+        "examples": [str(x) for x in (res.get("partial_unexpected_list") or [])[:5]],
+        "exception": (r.exception_info or {}).get("exception_message")
+        if isinstance(r.exception_info, dict) else None,
+    }
+
+
+def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """One expectation's result over two chunks: fails if either fails, counts add up."""
+    counts = [x["unexpected_count"] for x in (a, b) if x["unexpected_count"] is not None]
+    return {
+        **a,
+        "success": a["success"] and b["success"],
+        "unexpected_count": sum(counts) if counts else None,
+        "observed_value": a["observed_value"] if not a["success"] or b["success"] else b["observed_value"],
+        "examples": (a["examples"] + b["examples"])[:5],
+        "exception": a["exception"] or b["exception"],
+    }
+
+
+@dataclass
+class Chunks:
+    """A frame validated part by part: the parquet parts of one NLP table, each whole articles.
+
+    Consecutive parts are joined up to ``max_rows`` so that GX's fixed cost per checkpoint
+    run is paid a few times per batch, not once per part.
+    """
+
+    parts: list[Path]
+    prepare: Callable[[pl.DataFrame], pl.DataFrame]
+    max_rows: int = 250_000
+
+    @property
+    def height(self) -> int:
+        return sum(pl.scan_parquet(p).select(pl.len()).collect().item() for p in self.parts)
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        batch: list[pl.DataFrame] = []
+        rows = 0
+        for p in self.parts:
+            frame = pl.read_parquet(p)
+            if batch and rows + frame.height > self.max_rows:
+                yield self.prepare(pl.concat(batch, how="vertical_relaxed"))
+                batch, rows = [], 0
+            batch.append(frame)
+            rows += frame.height
+        if batch:
+            yield self.prepare(pl.concat(batch, how="vertical_relaxed"))
 
 
 # ---------------------------------------------------------------------------------------
@@ -152,9 +202,9 @@ def raw_frames(articles: pl.DataFrame) -> dict[str, pl.DataFrame]:
     return {"raw.articles": checks}
 
 
-def nlp_frames(articles: Path, nlp_dir: Path) -> dict[str, pl.DataFrame]:
-    """Per-article span checks computed by DuckDB over the NLP parquet files, plus rows."""
-    con = duckdb.connect()
+def nlp_frames(articles: Path, nlp_dir: Path) -> dict[str, pl.DataFrame | Chunks]:
+    """Per-article span checks computed by DuckDB over the NLP parquet files, plus rows (by part)."""
+    con = duckdb.connect(config=duckdb_config(temp_dir=nlp_dir.parent / "duckdb_tmp"))
     try:
         def parts(table: str) -> str:
             return f"read_parquet('{nlp_dir / table}/*.parquet', union_by_name=true)"
@@ -212,10 +262,11 @@ def nlp_frames(articles: Path, nlp_dir: Path) -> dict[str, pl.DataFrame]:
             LEFT JOIN mc USING (article_id) LEFT JOIN qc USING (article_id)
             LEFT JOIN unknown_speakers us USING (article_id)
             ORDER BY a.article_id""")
-        mentions = query_frame(con, "SELECT * FROM m")
-        quotes = query_frame(con, "SELECT *, length(quote_text) AS quote_chars FROM q")
     finally:
         con.close()
+    mentions = Chunks(sorted((nlp_dir / "entity_mentions").glob("*.parquet")), lambda f: f)
+    quotes = Chunks(sorted((nlp_dir / "quotes").glob("*.parquet")),
+                    lambda f: f.with_columns(pl.col("quote_text").str.len_chars().alias("quote_chars")))
     return {"nlp.article_checks": checks, "nlp.entity_mentions": mentions, "nlp.quotes": quotes}
 
 

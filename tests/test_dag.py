@@ -22,7 +22,7 @@ def dag():
 
 
 def test_stages_run_in_order_and_finalize_is_a_teardown(dag) -> None:
-    chain = ["start_run", "ingest", "validate_raw", "nlp", "validate_nlp", "load", "validate_warehouse",
+    chain = ["start_run", "ingest", "anything_new", "validate_raw", "nlp", "validate_nlp", "load", "validate_warehouse",
              "dbt_build", "validate_marts", "publish"]
     for upstream, downstream in itertools.pairwise(chain):
         assert upstream in dag.get_task(downstream).upstream_task_ids, (upstream, downstream)
