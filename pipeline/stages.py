@@ -149,9 +149,9 @@ def _run_gx(m: Manifest, stage: str, frames: dict[str, pl.DataFrame]) -> StageRe
 def validate_raw(manifest_path: str) -> str:
     m = Manifest.load(manifest_path)
     with record_stage(m, "validate_raw") as rec:
-        articles = pl.read_parquet(m.articles_path)
-        rec.count(articles=articles.height)
-        _gate(m, "raw", _run_gx(m, "raw", raw_frames(articles)), rec)
+        frames = raw_frames(pl.scan_parquet(m.articles_path))
+        rec.count(articles=frames["raw.articles"].height)
+        _gate(m, "raw", _run_gx(m, "raw", frames), rec)
     return manifest_path
 
 
