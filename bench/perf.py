@@ -186,6 +186,18 @@ def measure_e2e(work: Path, input_dir: Path, state: Path, wh: Path, *, tag: str)
             "run_dir_mb": round(sum(f.stat().st_size for f in run_dir.rglob("*") if f.is_file()) / 2**20, 1)}
 
 
+def measure_quality(work: Path) -> dict[str, Any]:
+    """Entity micro-F1 of the baseline and of newsdesk on the labelled data (``bench.eval_entities``),
+    with the NER model that is current when the session runs."""
+    out = work / "quality.json"
+    subprocess.run([PY, "-m", "bench.eval_entities", "--json", str(out)], env=_env(), cwd=REPO, check=True,
+                   stdout=open(work / "logs" / "quality.log", "w"), stderr=subprocess.STDOUT)  # noqa: SIM115
+    res = json.loads(out.read_text())
+    return {"system": "quality", "f1": {name: {sys: round(r[sys]["micro"]["f1"], 3) for sys in ("baseline",
+                                                                                                "newsdesk")
+                                               if sys in r} for name, r in res.items()}}
+
+
 def _proc(m: procmon.Measured) -> dict[str, Any]:
     return {"wall_seconds": m.wall_seconds, "peak_rss_mb": m.peak_rss_mb, "peak_pss_mb": m.peak_pss_mb}
 
@@ -209,6 +221,8 @@ def session(args: argparse.Namespace) -> None:
     (work / "logs").mkdir(parents=True, exist_ok=True)
     results = work / "results.jsonl"
     sources = synth.load_sources()
+    if args.quality:
+        record(results, {"n": 0, "label": args.label, **measure_quality(work)})
     for n in args.sizes:
         input_dir = corpus_dir(work, n, seed=args.seed, sources=sources)
         size = count_words(input_dir)
@@ -270,6 +284,8 @@ def summarise(rows: list[dict[str, Any]]) -> dict[tuple[int, str], dict[str, Any
     """Median per (N, system/kind) of the numbers the report shows."""
     groups: dict[tuple[int, str], list[dict[str, Any]]] = {}
     for r in rows:
+        if r["system"] == "quality":
+            continue
         key = r["system"] if r["system"] != "e2e" else f"e2e:{r.get('kind', 'full')}"
         groups.setdefault((r["n"], key), []).append(r)
     out = {}
@@ -287,6 +303,17 @@ def summarise(rows: list[dict[str, Any]]) -> dict[tuple[int, str], dict[str, Any
             s["seconds"] = s["wall_seconds"]
         out[(n, key)] = s
     return out
+
+
+def render_quality(rows: list[dict[str, Any]]) -> str:
+    """The latest entity-quality row as a table (empty when the session did not measure it)."""
+    q = [r for r in rows if r["system"] == "quality"]
+    if not q:
+        return ""
+    lines = ["| labelled data | baseline micro F1 (PER/ORG/LOC) | newsdesk micro F1 |", "| --- | --- | --- |"]
+    for name, f1 in q[-1]["f1"].items():
+        lines.append(f"| {name} | {f1.get('baseline', float('nan')):.3f} | {f1.get('newsdesk', float('nan')):.3f} |")
+    return "\n".join(lines) + "\n"
 
 
 def render(summary: dict[tuple[int, str], dict[str, Any]]) -> str:
@@ -314,6 +341,8 @@ def render(summary: dict[tuple[int, str], dict[str, Any]]) -> str:
     from pipeline.runs import STAGES
 
     stage_names.sort(key=lambda st: STAGES.index(st) if st in STAGES else 99)
+    if not stage_names:
+        return "\n".join(lines) + "\n"
     lines += ["", "| N articles | run | new articles | wall s | " + " | ".join(stage_names)
               + " | Airflow + CLI overhead | peak RSS tree (MB) | warehouse MB |",
               "| --- | --- | --- | --- | " + " | ".join("---" for _ in stage_names) + " | --- | --- | --- |"]
@@ -377,6 +406,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--systems", default=",".join(SYSTEMS), help="comma list of baseline,nlp,e2e")
     ap.add_argument("--incremental", action="store_true", help="also measure nightly runs with 0 and 1%% new")
+    ap.add_argument("--quality", action="store_true", help="also measure entity F1 (bench.eval_entities)")
     ap.add_argument("--baseline-processes", type=int, default=2)
     ap.add_argument("--baseline-batch", type=int, default=64)
     ap.add_argument("--baseline-max-n", type=int, default=10**9, help="skip the baseline above this N")
@@ -392,8 +422,9 @@ def main(argv: list[str] | None = None) -> None:
         t0 = time.perf_counter()
         session(args)
         print(f"session done in {time.perf_counter() - t0:,.0f} s", flush=True)
-    summary = summarise(load_results(args.work / "results.jsonl", args.label))
-    text = render(summary)
+    rows = load_results(args.work / "results.jsonl", args.label)
+    summary = summarise(rows)
+    text = render(summary) + "\n" + render_quality(rows)
     print(text)
     if args.report:
         args.report.write_text(text)

@@ -100,6 +100,9 @@ def test_second_run_on_same_input_changes_nothing(env: Settings) -> None:
     folder = run_dir(env, result["run_id"])
     ingest = json.loads((folder / "stages" / "ingest.json").read_text())
     assert ingest["rows"]["already_loaded"] == 1 and ingest["rows"]["new_articles"] == 0
+    # nothing new: the run stops after ingest (no NLP, no warehouse copy, no dbt) and says so
+    assert json.loads((folder / "outcome.json").read_text())["status"] == "unchanged"
+    assert sorted(p.stem for p in (folder / "stages").glob("*.json")) == ["ingest"]
 
 
 def test_broken_batch_is_quarantined_and_published_marts_survive(env: Settings) -> None:
