@@ -53,3 +53,34 @@ def test_raw_frame_gives_gx_lengths_not_texts_and_keeps_nulls() -> None:
     assert frame["text_is_title_standfirst_body"].to_list() == [True, True]
     assert frame["n_chars_is_text_length"].to_list() == [True, False]
     assert frame["title_chars"].to_list() == [8, None]
+
+
+def test_failing_articles_leave_the_batch_as_quarantine_rows(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from pipeline import schemas
+    from pipeline.config import Settings
+    from pipeline.runs import Manifest
+    from pipeline.stages import _quarantine_articles
+
+    cfg = Settings.from_env(input_dir=tmp_path, warehouse=tmp_path / "wh.duckdb", state_dir=tmp_path / "state")
+    m = Manifest(batch_id="b1", run_id="r", logical_date=None, data_interval_start=None, data_interval_end=None,
+                 settings=cfg.to_dict(), created_at=datetime.now(UTC).isoformat())
+    m.save()
+    pl.DataFrame({"article_id": ["a", "b"], "source_path": ["a.txt", "b.txt"], "text": ["x", "y"]}).write_parquet(
+        m.articles_path)
+    schemas.empty(schemas.QUARANTINE).write_parquet(m.rejected_path)
+    for table in ("tokens", "quotes"):
+        m.nlp_parts(table).mkdir(parents=True)
+        pl.DataFrame({"article_id": ["a", "b", "b"], "start": [0, 0, 1]}).write_parquet(
+            m.nlp_parts(table) / "part-00000.parquet")
+    failing = pl.DataFrame({"article_id": ["b"], "sentences": [2], "tokens": [9], "spans_outside_text": [0],
+                            "spans_not_matching_text": [0], "duplicate_ids": [0], "unknown_speakers": [2]})
+    _quarantine_articles(m, failing)
+    assert pl.read_parquet(m.articles_path)["article_id"].to_list() == ["a"]
+    for table in ("tokens", "quotes"):
+        assert pl.read_parquet(m.nlp_parts(table) / "part-00000.parquet")["article_id"].to_list() == ["a"]
+    rows = pl.read_parquet(m.rejected_path)
+    assert rows.select("input", "stage", "reason", "article_id").row(0) == ("b.txt", "validate_nlp",
+                                                                            "nlp_check_failed", "b")
+    assert rows["detail"][0].endswith("unknown_speakers=2")
