@@ -12,7 +12,8 @@ Environment variables (all optional):
 ``NEWSDESK_WAREHOUSE``     published DuckDB file analysts read; default ``<project>/warehouse/newsdesk.duckdb``
 ``NEWSDESK_STATE``         run folders, quarantine, Airflow home for the CLI; default ``<project>/.newsdesk``
 ``NEWSDESK_MAX_FILE_BYTES``   larger input files are quarantined; default 20 MiB
-``NEWSDESK_NLP_BATCH``     articles per NLP chunk (bounds memory); default 2000
+``NEWSDESK_NLP_BATCH``     articles per NLP chunk (bounds memory: the peak of a run is the peak of one
+                           chunk, whatever N); default 1000
 ``NEWSDESK_NLP_PROCESSES`` spaCy worker processes; default 2 (or the CPU count, if lower): NER is
                            ~95 % of the NLP stage and scales ~1.9× on two cores
 """
@@ -40,7 +41,7 @@ class Settings:
     warehouse: Path
     state_dir: Path
     max_file_bytes: int = 20 * 1024 * 1024
-    nlp_batch_size: int = 2000
+    nlp_batch_size: int = 1000
     nlp_processes: int = min(2, os.cpu_count() or 1)
 
     @property
