@@ -103,13 +103,13 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from pipeline import warehouse
+    from pipeline import snapshots
 
     settings = _settings(args)
     if not settings.warehouse.exists():
         print(f"newsdesk: nothing published yet at {settings.warehouse}", file=sys.stderr)
         return 1
-    with warehouse.connect(settings.warehouse, read_only=True) as con:
+    with snapshots.connect_published(settings.warehouse) as con:
         rel = con.sql(args.query)
         if rel is None:
             return 0
@@ -147,7 +147,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
-    from pipeline import quarantine, warehouse
+    from pipeline import quarantine, snapshots
 
     settings = _settings(args)
     if args.action == "release":
@@ -160,7 +160,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
         state = "released" if b["released"] else "held"
         print(f"  {b['batch_id']}  {state:<8} {b['articles']:>5} articles  {b['stage']}: {b['message'][:200]}")
     if settings.warehouse.exists():
-        with warehouse.connect(settings.warehouse, read_only=True) as con:
+        with snapshots.connect_published(settings.warehouse) as con:
             rows = con.execute(
                 "SELECT stage, reason, count(*) FROM quarantine GROUP BY ALL ORDER BY 3 DESC").fetchall()
         print("\nRefused inputs in the published warehouse (stage, reason, count):")

@@ -14,6 +14,7 @@ Environment variables (all optional):
 ``NEWSDESK_MAX_FILE_BYTES``   larger input files are quarantined; default 20 MiB
 ``NEWSDESK_NLP_BATCH``     articles per NLP chunk (bounds memory); default 2000
 ``NEWSDESK_NLP_PROCESSES`` spaCy worker processes; default 1
+``NEWSDESK_KEEP_SNAPSHOTS`` published snapshots kept besides the current one (for readers still on them); default 2
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Settings:
     max_file_bytes: int = 20 * 1024 * 1024
     nlp_batch_size: int = 2000
     nlp_processes: int = 1
+    keep_snapshots: int = 2
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -80,6 +82,7 @@ class Settings:
             "max_file_bytes": env.get("NEWSDESK_MAX_FILE_BYTES") or cls.max_file_bytes,
             "nlp_batch_size": env.get("NEWSDESK_NLP_BATCH") or cls.nlp_batch_size,
             "nlp_processes": env.get("NEWSDESK_NLP_PROCESSES") or cls.nlp_processes,
+            "keep_snapshots": env.get("NEWSDESK_KEEP_SNAPSHOTS") or cls.keep_snapshots,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls._coerce(values)

@@ -278,8 +278,9 @@ def publish(manifest_path: str) -> str:
                             "finished_at": datetime.now(UTC).isoformat(), "seconds": 0.0,
                             "rows": {"new_articles": new_articles}, "detail": {}, "error": None})
             warehouse.append_run_log(con, records)
-        warehouse.publish(m.work_db, cfg.warehouse, snapshot_id=m.batch_id, batch_id=m.batch_id,
-                          new_articles=new_articles)
+        rec.detail["snapshots"] = warehouse.publish(m.work_db, cfg.warehouse, snapshot_id=m.batch_id,
+                                                    batch_id=m.batch_id, new_articles=new_articles,
+                                                    keep=cfg.keep_snapshots)
         atomic_write_text(m.run_dir / OUTCOME, json.dumps(
             {"batch_id": m.batch_id, "status": "published", "at": datetime.now(UTC).isoformat()}))
     return manifest_path
