@@ -250,7 +250,20 @@ def dbt_build(manifest_path: str) -> str:
         tests = sum(1 for n in result.nodes if n["resource_type"] == "test")
         rec.count(models=models, tests=tests, passed=result.passed)
         rec.detail["slowest"] = sorted(result.nodes, key=lambda n: -n["seconds"])[:5]
+        rec.detail["freshness"] = source_freshness(m)
     return manifest_path
+
+
+def source_freshness(m: Manifest) -> list[dict[str, Any]]:
+    """``dbt source freshness`` on the work database, reported and never blocking.
+
+    Stale sources mean no new news came in, not that this batch is wrong: the result goes
+    to run_log (and the dashboard's health panel) instead of failing the run.
+    """
+    result = run_dbt(["source", "freshness"], project_dir=m.cfg.dbt_project_dir, database=m.work_db,
+                     work_dir=m.run_dir / "dbt", check=False)
+    keys = ("name", "status", "max_loaded_at", "age_hours", "message")
+    return [{k: n.get(k) for k in keys} for n in result.nodes]
 
 
 def validate_marts(manifest_path: str) -> str:
