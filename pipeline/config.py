@@ -95,7 +95,10 @@ class Settings:
             raise ValueError(f"unknown settings {sorted(unknown)}")
         out: dict[str, Any] = {}
         for name, value in values.items():
-            if name in ("project_dir", "input_dir", "warehouse", "state_dir"):
+            if name == "warehouse":  # a symlink to the current snapshot: resolve its folder, not the link
+                path = Path(value).expanduser()
+                out[name] = path.parent.resolve() / path.name
+            elif name in ("project_dir", "input_dir", "state_dir"):
                 out[name] = Path(value).expanduser().resolve()
             else:
                 out[name] = int(value)
