@@ -78,7 +78,7 @@ class SqlShell(cmd.Cmd):
     def emptyline(self) -> bool:
         return False
 
-    def do_SQL(self, sql: str) -> None:  # noqa: N802 (cmd dispatches on the first word)
+    def do_SQL(self, sql: str) -> None:
         try:
             rel = self.con.sql(sql)
         except duckdb.Error as exc:
@@ -128,7 +128,7 @@ class SqlShell(cmd.Cmd):
 
     do_exit = do_quit
 
-    def do_EOF(self, arg: str) -> bool:  # noqa: N802
+    def do_EOF(self, arg: str) -> bool:
         self._say("")
         return True
 

@@ -107,7 +107,8 @@ try:
     speaker = s_col.selectbox("Speaker", ["(anyone)", *data.speakers(con)])
     found = data.search_quotes(con, text, None if speaker == "(anyone)" else speaker, limit=SHOWN + 1)
     more = found.height > SHOWN
-    st.caption(f"{min(found.height, SHOWN)} quotation(s), newest first" + (" (more: narrow the search)" if more else ""))
+    st.caption(f"{min(found.height, SHOWN)} quotation(s), newest first"
+               + (" (more: narrow the search)" if more else ""))
     st.table(found.head(SHOWN).select("speaker", "quote", "cue", "outlet", "article", "date").to_pandas())
 
     # ---- health ------------------------------------------------------------------------------
@@ -124,8 +125,8 @@ try:
         dbt = health["dbt"]
         (st.error if failed_suites else st.success)(
             f"Great Expectations: {len(health['validation']) - len(failed_suites)} of "
-            f"{len(health['validation'])} suites passed · dbt: {dbt.get('passed')} of "
-            f"{(dbt.get('models') or 0) + (dbt.get('tests') or 0)} models and tests passed")
+            f"{len(health['validation'])} suites passed · dbt build: {dbt.get('models')} models, "
+            f"{dbt.get('tests')} tests, {dbt.get('passed')} nodes passed")
         if health["validation"]:
             st.dataframe(pl.DataFrame(health["validation"]), hide_index=True, width="stretch")
         st.subheader("Source freshness")
