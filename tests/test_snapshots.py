@@ -112,3 +112,13 @@ def test_a_plain_file_warehouse_is_adopted_as_a_snapshot(wh: Path) -> None:
 def test_nothing_published_is_a_clear_error(wh: Path) -> None:
     with pytest.raises(snapshots.NothingPublished, match="nothing published yet"), snapshots.connect_published(wh):
         pass
+
+
+def test_settings_keep_the_warehouse_link_unresolved(wh: Path, tmp_path: Path) -> None:
+    """Resolving the link would make the next run publish *into* the current snapshot file."""
+    from pipeline.config import Settings
+
+    build(wh.parent / ".build" / "a.duckdb", wh, "s1", 1)
+    settings = Settings.from_env(warehouse=wh, state_dir=tmp_path / "state")
+    assert settings.warehouse == wh and settings.warehouse.is_symlink()
+    assert Settings.from_dict(settings.to_dict()).warehouse == wh
