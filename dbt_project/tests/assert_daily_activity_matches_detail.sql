@@ -4,7 +4,7 @@ with totals as (
         (select coalesce(sum(mentions), 0) from {{ ref('activity_per_actor_daily') }}) as mart_mentions,
         (select count(*) from {{ ref('stg_entity_mentions') }}) as detail_mentions,
         (select coalesce(sum(quotes), 0) from {{ ref('activity_per_actor_daily') }}) as mart_quotes,
-        (select count(*) from {{ ref('stg_quotes') }} where speaker is not null) as detail_quotes
+        (select count(*) from {{ ref('stg_quotes') }} where speaker_id is not null) as detail_quotes
 )
 select * from totals
 where mart_mentions != detail_mentions or mart_quotes != detail_quotes

@@ -1,5 +1,6 @@
 -- Every direct quotation with its speaker, the sentence(s) it was said in and the article
 -- it came from: what the dashboard's quote search and analysts' "quotes of X" questions read.
+-- The speaker is the corpus-wide actor (its display name), as in the other marts.
 with context as (
     select q.quote_id, string_agg(s.sentence_text, ' ' order by s.sentence_id) as sentence
     from {{ ref('stg_quotes') }} as q
@@ -10,8 +11,10 @@ with context as (
 
 select
     q.quote_id,
-    q.speaker,
-    q.speaker_type,
+    q.speaker_id,
+    t.name as speaker,
+    t.actor_type as speaker_type,
+    q.speaker_role,
     q.cue,
     q.attribution,
     q.quote_text,
@@ -26,3 +29,4 @@ select
 from {{ ref('stg_quotes') }} as q
 join {{ ref('stg_articles') }} as a using (article_id)
 left join context as c using (quote_id)
+left join {{ ref('actors') }} as t on t.actor_id = q.speaker_id

@@ -4,12 +4,13 @@
 with attributed as (
     select *, lower(regexp_replace(trim(quote_text), '\s+', ' ', 'g')) as quote_key
     from {{ ref('quotes_in_context') }}
-    where speaker is not null
+    where speaker_id is not null
 ),
 
 grouped as (
     select
-        speaker,
+        speaker_id,
+        any_value(speaker) as speaker,
         quote_key,
         count(distinct article_id) as articles,
         count(distinct outlet) as outlets,
@@ -17,19 +18,20 @@ grouped as (
         max(seen_at) as last_quoted,
         first(quote_id order by seen_at, quote_id) as quote_id
     from attributed
-    group by speaker, quote_key
+    group by speaker_id, quote_key
 ),
 
 ranked as (
     select
         *,
         row_number() over (
-            partition by speaker order by articles desc, outlets desc, length(quote_key) desc, first_quoted, quote_key
+            partition by speaker_id order by articles desc, outlets desc, length(quote_key) desc, first_quoted, quote_key
         ) as rank
     from grouped
 )
 
 select
+    r.speaker_id,
     r.speaker,
     r.rank,
     q.quote_text,
