@@ -213,9 +213,7 @@ def prune(warehouse: Path, *, keep: int) -> PruneReport:
 
 def in_use(path: Path) -> bool:
     """Whether any process (this one included) has the DuckDB file open."""
-    if _open_in_this_process(path):
-        return True
-    fd = _exclusive_probe(path)
+    fd = _lock_if_unused(path)
     if fd is None:
         return True
     os.close(fd)
@@ -223,9 +221,7 @@ def in_use(path: Path) -> bool:
 
 
 def _remove_unless_open(path: Path) -> bool:
-    if _open_in_this_process(path):
-        return False
-    fd = _exclusive_probe(path)
+    fd = _lock_if_unused(path)
     if fd is None:
         return False
     try:  # delete while holding the lock: no reader can lock it in between
@@ -234,6 +230,11 @@ def _remove_unless_open(path: Path) -> bool:
     finally:
         os.close(fd)
     return True
+
+
+def _lock_if_unused(path: Path) -> int | None:
+    """An fd holding an exclusive lock on ``path``, or None if any process has the file open."""
+    return None if _open_in_this_process(path) else _exclusive_probe(path)
 
 
 def _open_in_this_process(path: Path) -> bool:

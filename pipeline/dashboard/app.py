@@ -75,30 +75,25 @@ try:
         )
 
     # ---- quote counts ----------------------------------------------------------------------
+    def quote_bars(frame: pl.DataFrame, category: str, **encodings: object) -> None:
+        st.altair_chart(
+            alt.Chart(frame.to_pandas()).mark_bar().encode(
+                x=alt.X("quotes:Q", title="attributed quotations"),
+                y=alt.Y(f"{category}:N", sort="-x", title=None, axis=LABELS),
+                tooltip=frame.columns,
+                **encodings,
+            ),
+            width="stretch",
+        )
+
     left, right = st.columns(2)
     with left:
         st.header("Quotes per source")
-        per_source = data.quotes_per_source(con, top=top_sources)
-        st.altair_chart(
-            alt.Chart(per_source.to_pandas()).mark_bar().encode(
-                x=alt.X("quotes:Q", title="attributed quotations"),
-                y=alt.Y("source:N", sort="-x", title=None, axis=LABELS),
-                color=alt.Color("source_type:N", title="type"),
-                tooltip=["source", "source_type", "quotes", "articles", "outlets"],
-            ),
-            width="stretch",
-        )
+        quote_bars(data.quotes_per_source(con, top=top_sources), "source",
+                   color=alt.Color("source_type:N", title="type"))
     with right:
         st.header("Quotes per outlet")
-        per_outlet = data.quotes_per_outlet(con, top=top_sources)
-        st.altair_chart(
-            alt.Chart(per_outlet.to_pandas()).mark_bar().encode(
-                x=alt.X("quotes:Q", title="attributed quotations"),
-                y=alt.Y("outlet:N", sort="-x", title=None, axis=LABELS),
-                tooltip=["outlet", "quotes", "sources"],
-            ),
-            width="stretch",
-        )
+        quote_bars(data.quotes_per_outlet(con, top=top_sources), "outlet")
 
     # ---- quote search ------------------------------------------------------------------------
     st.header("Quote search")

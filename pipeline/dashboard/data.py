@@ -48,25 +48,25 @@ def top_actors_over_time(con: duckdb.DuckDBPyConnection, top: int = 8,
     """Mentions and quotes per day of the ``top`` most mentioned actors of the chosen types."""
     return query_frame(con, """
         WITH top AS (
-            SELECT actor FROM mentions_per_actor WHERE list_contains(?, actor_type)
+            SELECT actor_id FROM mentions_per_actor WHERE list_contains(?, actor_type)
             ORDER BY mentions DESC, actor LIMIT ?)
-        SELECT day, actor, sum(mentions)::BIGINT AS mentions, sum(quotes)::BIGINT AS quotes
-        FROM activity_per_actor_daily JOIN top USING (actor)
-        GROUP BY day, actor ORDER BY day, mentions DESC, actor""", [list(actor_types), top])
+        SELECT day, any_value(actor) AS actor, sum(mentions)::BIGINT AS mentions, sum(quotes)::BIGINT AS quotes
+        FROM activity_per_actor_daily JOIN top USING (actor_id)
+        GROUP BY day, actor_id ORDER BY day, mentions DESC, actor""", [list(actor_types), top])
 
 
 def quotes_per_source(con: duckdb.DuckDBPyConnection, top: int = 15) -> pl.DataFrame:
     """Quotations per source (all outlets), most quoted first."""
     return query_frame(con, """
-        SELECT source, any_value(source_type) AS source_type, sum(quotes)::BIGINT AS quotes,
+        SELECT any_value(source) AS source, any_value(source_type) AS source_type, sum(quotes)::BIGINT AS quotes,
                sum(articles)::BIGINT AS articles, count(DISTINCT outlet)::BIGINT AS outlets
-        FROM quote_counts_per_source GROUP BY source ORDER BY quotes DESC, source LIMIT ?""", [top])
+        FROM quote_counts_per_source GROUP BY source_id ORDER BY quotes DESC, source LIMIT ?""", [top])
 
 
 def quotes_per_outlet(con: duckdb.DuckDBPyConnection, top: int = 15) -> pl.DataFrame:
     """Attributed quotations and distinct sources per outlet."""
     return query_frame(con, """
-        SELECT outlet, sum(quotes)::BIGINT AS quotes, count(DISTINCT source)::BIGINT AS sources
+        SELECT outlet, sum(quotes)::BIGINT AS quotes, count(DISTINCT source_id)::BIGINT AS sources
         FROM quote_counts_per_source GROUP BY outlet ORDER BY quotes DESC, outlet LIMIT ?""", [top])
 
 
