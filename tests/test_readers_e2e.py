@@ -98,7 +98,11 @@ def test_readers_see_the_old_or_the_new_snapshot_during_a_full_run(env: Settings
         run = subprocess.run([sys.executable, "-m", "pipeline.cli", "run"], cwd=REPO, capture_output=True,
                              text=True, env=clean_env(env, NEWSDESK_KEEP_SNAPSHOTS="0"), timeout=600)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-        time.sleep(1.0)  # a few answers from the new snapshot
+        new_id = snapshots.snapshot_id(snapshots.resolve(env.warehouse))
+        deadline = time.monotonic() + 60
+        while not all(new_id in (tmp_path / f"{m}.jsonl").read_text() for m in ("published", "path")):
+            assert time.monotonic() < deadline, "readers did not move to the new snapshot"
+            time.sleep(0.2)
     finally:
         stop.touch()
         for proc in readers.values():
