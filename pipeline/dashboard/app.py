@@ -18,7 +18,7 @@ from pipeline.dashboard import data
 st.set_page_config(page_title="newsdesk", page_icon=":newspaper:", layout="wide")
 settings = Settings.from_env()
 LABELS = alt.Axis(labelLimit=260)  # full actor and outlet names on category axes
-SHOWN = 50  # quotations listed at once (the search narrows them down)
+SHOWN = 25  # quotations listed at once (the search narrows them down)
 
 st.title("newsdesk: who is mentioned, who is quoted")
 
@@ -33,12 +33,13 @@ try:
     info = data.snapshot_info(con)
     st.caption(f"Snapshot **{info.snapshot_id}**, published {info.published_at:%Y-%m-%d %H:%M} UTC · "
                f"`{settings.warehouse}` (read-only)")
-    cols = st.columns(5)
+    cols = st.columns(6)
     cols[0].metric("Articles", f"{info.articles:,}")
     cols[1].metric("Outlets", f"{info.outlets:,}")
     cols[2].metric("Actors", f"{info.actors:,}")
     cols[3].metric("Mentions", f"{info.mentions:,}")
-    cols[4].metric("Quotes (attributed)", f"{info.quotes:,} ({info.attributed_quotes:,})")
+    cols[4].metric("Quotes", f"{info.quotes:,}")
+    cols[5].metric("Attributed", f"{info.attributed_quotes / max(info.quotes, 1):.0%}")
 
     with st.sidebar:
         st.header("Options")
@@ -50,7 +51,8 @@ try:
 
     # ---- top actors over time ------------------------------------------------------------
     st.header("Top actors over time")
-    series = data.top_actors_over_time(con, top=top, actor_types=tuple(types) or ("person",))
+    grain = "week" if data.days_covered(con) > 62 else "day"  # a year of daily points is noise
+    series = data.top_actors_over_time(con, top=top, actor_types=tuple(types) or ("person",), grain=grain)
     if series.is_empty():
         st.info("No mentions of actors of these types yet.")
     elif series["day"].n_unique() == 1:  # one day of news: bars say more than one-point lines
@@ -65,8 +67,8 @@ try:
         )
     else:
         st.altair_chart(
-            alt.Chart(series.to_pandas(), title="Mentions per day").mark_line(point=True).encode(
-                x=alt.X("day:T", title="day"),
+            alt.Chart(series.to_pandas(), title=f"Mentions per {grain}").mark_line(point=True).encode(
+                x=alt.X("day:T", title=grain),
                 y=alt.Y("mentions:Q", title="mentions"),
                 color=alt.Color("actor:N", sort=alt.EncodingSortField("mentions", op="sum", order="descending")),
                 tooltip=["day:T", "actor", "mentions", "quotes"],

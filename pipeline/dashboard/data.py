@@ -43,16 +43,25 @@ def snapshot_info(con: duckdb.DuckDBPyConnection) -> SnapshotInfo:
     return SnapshotInfo(*row)
 
 
+def days_covered(con: duckdb.DuckDBPyConnection) -> int:
+    """Days from the oldest to the newest article (to pick a daily or weekly time axis)."""
+    return int(scalar(con, "SELECT coalesce(max(day) - min(day), 0) FROM activity_per_actor_daily") or 0)
+
+
 def top_actors_over_time(con: duckdb.DuckDBPyConnection, top: int = 8,
-                         actor_types: tuple[str, ...] = ("person", "organisation", "place")) -> pl.DataFrame:
-    """Mentions and quotes per day of the ``top`` most mentioned actors of the chosen types."""
-    return query_frame(con, """
+                         actor_types: tuple[str, ...] = ("person", "organisation", "place"),
+                         grain: str = "day") -> pl.DataFrame:
+    """Mentions and quotes per day (or week) of the ``top`` most mentioned actors of the chosen types."""
+    if grain not in ("day", "week", "month"):
+        raise ValueError(f"grain must be day, week or month, not {grain!r}")
+    return query_frame(con, f"""
         WITH top AS (
             SELECT actor_id FROM mentions_per_actor WHERE list_contains(?, actor_type)
             ORDER BY mentions DESC, actor LIMIT ?)
-        SELECT day, any_value(actor) AS actor, sum(mentions)::BIGINT AS mentions, sum(quotes)::BIGINT AS quotes
+        SELECT date_trunc('{grain}', day)::DATE AS day, any_value(actor) AS actor,
+               sum(mentions)::BIGINT AS mentions, sum(quotes)::BIGINT AS quotes
         FROM activity_per_actor_daily JOIN top USING (actor_id)
-        GROUP BY day, actor_id ORDER BY day, mentions DESC, actor""", [list(actor_types), top])
+        GROUP BY 1, actor_id ORDER BY 1, mentions DESC, actor""", [list(actor_types), top])
 
 
 def quotes_per_source(con: duckdb.DuckDBPyConnection, top: int = 15) -> pl.DataFrame:
