@@ -231,6 +231,7 @@ def test_dashboard_in_headless_chromium(env: Settings, tmp_path: Path, monkeypat
         table = quote_table()
         assert "Oleksandr Syrskyi" in table and "Putin Gives Trump Massive Middle Finger" in table
         assert "Last run's health" in body and "suites passed" in body and "articles: pass" in body
+        assert f"{env.warehouse} (read-only)" in body, "the page names the link analysts open"
         # the quote search narrows the table to what was said about NATO
         box = driver.find_element(By.CSS_SELECTOR, "input[aria-label='Words in the quotation or its sentence']")
         box.send_keys("NATO", Keys.ENTER)
