@@ -114,8 +114,14 @@ def cmd_sql(args: argparse.Namespace) -> int:
     if not settings.warehouse.exists():
         print(f"newsdesk: nothing published yet at {settings.warehouse}", file=sys.stderr)
         return 1
+    import duckdb
+
     with snapshots.connect_published(settings.warehouse) as con:
-        rel = con.sql(args.query)
+        try:
+            rel = con.sql(args.query)
+        except duckdb.Error as exc:  # a typo in a query is not a crash: say what DuckDB said
+            print(f"newsdesk sql: {exc}", file=sys.stderr)
+            return 1
         if rel is None:
             return 0
         if args.format == "csv":
