@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -163,7 +164,7 @@ def test_cli_readers_on_the_published_snapshot(env: Settings, tmp_path: Path, ca
                      stdout=out)
     shell.cmdloop()
     shell.close()
-    assert "co_mentions" in out.getvalue() and "│ 26 │" in out.getvalue(), out.getvalue()
+    assert "co_mentions" in out.getvalue() and re.search(r"│\s+26\s+│", out.getvalue()), out.getvalue()
     assert snapshots.snapshot_id(snapshots.resolve(env.warehouse)) in out.getvalue()
     out = cli("docs", "--out", str(tmp_path / "site"))
     site = (tmp_path / "site" / "index.html").read_text()
