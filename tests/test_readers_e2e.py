@@ -73,7 +73,7 @@ def read_answers(path: Path) -> tuple[list[dict], list[dict]]:
 def start_reader(settings: Settings, out: Path, stop: Path, mode: str) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.reader_loop", str(settings.warehouse), "--out", str(out),
-         "--stop-file", str(stop), "--mode", mode, "--pause", "0.1"],
+         "--stop-file", str(stop), "--mode", mode, "--pause", "0.2"],
         cwd=REPO, env=clean_env(settings),
     )
     deadline = time.monotonic() + 60
