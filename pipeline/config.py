@@ -16,6 +16,7 @@ Environment variables (all optional):
                            chunk, whatever N); default 1000
 ``NEWSDESK_NLP_PROCESSES`` spaCy worker processes; default 2 (or the CPU count, if lower): NER is
                            ~95 % of the NLP stage and scales ~1.9× on two cores
+``NEWSDESK_KEEP_SNAPSHOTS`` published snapshots kept besides the current one (for readers still on them); default 2
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Settings:
     max_file_bytes: int = 20 * 1024 * 1024
     nlp_batch_size: int = 1000
     nlp_processes: int = min(2, os.cpu_count() or 1)
+    keep_snapshots: int = 2
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -82,6 +84,7 @@ class Settings:
             "max_file_bytes": env.get("NEWSDESK_MAX_FILE_BYTES") or cls.max_file_bytes,
             "nlp_batch_size": env.get("NEWSDESK_NLP_BATCH") or cls.nlp_batch_size,
             "nlp_processes": env.get("NEWSDESK_NLP_PROCESSES") or cls.nlp_processes,
+            "keep_snapshots": env.get("NEWSDESK_KEEP_SNAPSHOTS") or cls.keep_snapshots,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls._coerce(values)
@@ -94,7 +97,10 @@ class Settings:
             raise ValueError(f"unknown settings {sorted(unknown)}")
         out: dict[str, Any] = {}
         for name, value in values.items():
-            if name in ("project_dir", "input_dir", "warehouse", "state_dir"):
+            if name == "warehouse":  # a symlink to the current snapshot: resolve its folder, not the link
+                path = Path(value).expanduser()
+                out[name] = path.parent.resolve() / path.name
+            elif name in ("project_dir", "input_dir", "state_dir"):
                 out[name] = Path(value).expanduser().resolve()
             else:
                 out[name] = int(value)
