@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from pipeline import schemas
+from pipeline import schemas, warehouse
 from pipeline.config import Settings
 from pipeline.runs import Manifest, atomic_write_text
 
@@ -80,15 +80,17 @@ def batches(settings: Settings) -> list[dict[str, Any]]:
 
 
 def held_article_ids(settings: Settings) -> pl.DataFrame:
-    """article_id of articles in batches that are quarantined and not released."""
+    """article_id of articles held back: in quarantined, unreleased batches, or quarantined
+    one by one by the NLP stages (``warehouse.quarantined_article_ids``)."""
     files = [
         str(Path(b["path"]) / "articles.parquet")
         for b in batches(settings)
         if not b["released"] and (Path(b["path"]) / "articles.parquet").exists()
     ]
+    single = warehouse.quarantined_article_ids(settings.warehouse)
     if not files:
-        return pl.DataFrame(schema={"article_id": pl.String})
-    return pl.scan_parquet(files).select("article_id").unique().collect()
+        return single
+    return pl.concat([pl.scan_parquet(files).select("article_id").collect(), single]).unique()
 
 
 def pending_rows(settings: Settings) -> list[Path]:

@@ -154,6 +154,27 @@ def known_article_ids(warehouse: Path) -> pl.DataFrame:
         return query_frame(con, "SELECT article_id FROM articles")
 
 
+# Stages that quarantine single articles (the rest of their batch is published).
+ARTICLE_QUARANTINE_STAGES = ("nlp", "validate_nlp")
+
+
+def quarantined_article_ids(warehouse: Path) -> pl.DataFrame:
+    """article_id of single articles the NLP stages quarantined (their batch was published).
+
+    Ingest holds them back like the articles of a quarantined batch: read again every night
+    they would fail the same way and spend NLP on it each time.
+    """
+    empty = pl.DataFrame(schema={"article_id": pl.String})
+    if not warehouse.exists():
+        return empty
+    with snapshots.connect_published(warehouse) as con:
+        if not _has_table(con, "quarantine"):
+            return empty
+        stages = ", ".join(f"'{s}'" for s in ARTICLE_QUARANTINE_STAGES)
+        return query_frame(con, "SELECT DISTINCT article_id FROM quarantine WHERE article_id IS NOT NULL"
+                                f" AND stage IN ({stages})")
+
+
 def unloaded_quarantine_rows(warehouse: Path, rejected: Path) -> int:
     """Rows of a QUARANTINE parquet file the published warehouse does not hold yet.
 

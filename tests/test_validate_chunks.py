@@ -84,3 +84,24 @@ def test_failing_articles_leave_the_batch_as_quarantine_rows(tmp_path: Path) -> 
     assert rows.select("input", "stage", "reason", "article_id").row(0) == ("b.txt", "validate_nlp",
                                                                             "nlp_check_failed", "b")
     assert rows["detail"][0].endswith("unknown_speakers=2")
+
+
+def test_articles_quarantined_by_nlp_are_held_back_from_later_runs(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from pipeline import quarantine, schemas, warehouse
+    from pipeline.config import Settings
+
+    cfg = Settings.from_env(input_dir=tmp_path, warehouse=tmp_path / "wh.duckdb", state_dir=tmp_path / "state")
+    now = datetime.now(UTC)
+    rows = pl.DataFrame([
+        {"batch_id": "b", "input": "x.txt", "stage": "validate_nlp", "reason": "nlp_check_failed", "detail": "d",
+         "article_id": "held1", "quarantined_at": now},
+        {"batch_id": "b", "input": "y.txt", "stage": "ingest", "reason": "bad_encoding", "detail": "d",
+         "article_id": None, "quarantined_at": now},
+    ], schema=schemas.QUARANTINE)
+    with warehouse.connect(cfg.warehouse) as con:
+        warehouse.ensure_schema(con)
+        con.register("q", rows.to_arrow())
+        con.execute("INSERT INTO quarantine BY NAME SELECT * FROM q")
+    assert quarantine.held_article_ids(cfg)["article_id"].to_list() == ["held1"]
