@@ -238,8 +238,8 @@ def validate_nlp(manifest_path: str) -> str:
     and taken out of the batch, and the suites then run on the rest: at 100k articles a
     night, one odd article must not hold back the other 99,999 (the same rule as an article
     that makes the NLP itself raise). When more than ``MAX_FAILING_ARTICLE_SHARE`` of the
-    batch fails, it is a fault of the stage, not of the input: the whole batch is
-    quarantined as before.
+    batch fails (and more than one article: a night of ten articles may hold one odd one),
+    it is a fault of the stage, not of the input: the whole batch is quarantined as before.
     """
     m = Manifest.load(manifest_path)
     with record_stage(m, "validate_nlp") as rec:
@@ -247,7 +247,7 @@ def validate_nlp(manifest_path: str) -> str:
         checks = frames["nlp.article_checks"]
         failing = checks.filter(pl.any_horizontal(pl.col(*ARTICLE_CHECKS) > 0) | (pl.col("sentences") < 1)
                                 | (pl.col("tokens") < 1))
-        if 0 < failing.height <= MAX_FAILING_ARTICLE_SHARE * checks.height:
+        if 0 < failing.height <= max(1.0, MAX_FAILING_ARTICLE_SHARE * checks.height):
             _quarantine_articles(m, failing)
             rec.count(articles_quarantined=failing.height)
             frames = nlp_frames(m.articles_path, m.nlp_dir)
