@@ -227,7 +227,8 @@ def _nlp_chunk(run_nlp: Any, chunk: pl.DataFrame, cfg: Settings) -> tuple[Any, l
 # Per-article NLP checks: at most this share of a batch's articles may fail them and be
 # quarantined one by one; above it the batch is rejected whole (a systematic fault).
 MAX_FAILING_ARTICLE_SHARE = 0.05
-ARTICLE_CHECKS = ("spans_outside_text", "spans_not_matching_text", "duplicate_ids", "unknown_speakers")
+ARTICLE_CHECKS = ("spans_outside_text", "spans_not_matching_text", "duplicate_ids", "unknown_speakers",
+                  "quotes_outside_sentences")
 
 
 def validate_nlp(manifest_path: str) -> str:

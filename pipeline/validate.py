@@ -255,6 +255,11 @@ def nlp_frames(articles: Path, nlp_dir: Path) -> dict[str, pl.DataFrame | Chunks
                 SELECT q.article_id, count(*) AS n FROM q
                 WHERE q.speaker IS NOT NULL AND NOT EXISTS (
                     SELECT 1 FROM m WHERE m.article_id = q.article_id AND m.actor = q.speaker)
+                GROUP BY q.article_id),
+            quotes_outside_sentences AS (  -- quotes_in_context shows each quote in its sentence(s)
+                SELECT q.article_id, count(*) AS n FROM q
+                WHERE NOT EXISTS (SELECT 1 FROM s WHERE s.article_id = q.article_id
+                                  AND s."start" < q."end" AND s."end" > q."start")
                 GROUP BY q.article_id)
             SELECT a.article_id,
                    coalesce(sc.n, 0)::BIGINT AS sentences,
@@ -266,11 +271,13 @@ def nlp_frames(articles: Path, nlp_dir: Path) -> dict[str, pl.DataFrame | Chunks
                    (coalesce(sc.duplicate_ids, 0) + coalesce(tc.duplicate_ids, 0) + coalesce(mc.duplicate_ids, 0)
                     + coalesce(qc.duplicate_ids, 0))::BIGINT AS duplicate_ids,
                    coalesce(us.n, 0)::BIGINT AS unknown_speakers,
+                   coalesce(qs.n, 0)::BIGINT AS quotes_outside_sentences,
                    (SELECT n FROM orphans)::BIGINT AS orphan_rows_in_batch
             FROM a
             LEFT JOIN sc USING (article_id) LEFT JOIN tc USING (article_id)
             LEFT JOIN mc USING (article_id) LEFT JOIN qc USING (article_id)
             LEFT JOIN unknown_speakers us USING (article_id)
+            LEFT JOIN quotes_outside_sentences qs USING (article_id)
             ORDER BY a.article_id""")
     finally:
         con.close()
