@@ -302,6 +302,13 @@ def summarise(rows: list[dict[str, Any]]) -> dict[tuple[int, str], dict[str, Any
             s["new_articles"] = rs[0].get("new_articles")
             s["seconds"] = s["wall_seconds"]
         out[(n, key)] = s
+    # paired ratio: run r of a system against run r of the baseline, measured minutes apart,
+    # so that a change of machine load between runs cancels out of the ratio
+    for (n, key), s in out.items():
+        base = {r["run"]: r["seconds"] for r in groups.get((n, "baseline"), [])}
+        mine = {r["run"]: r.get("seconds") or r["wall_seconds"] for r in groups[(n, key)]}
+        pairs = [base[r] / mine[r] for r in mine if r in base and mine[r]]
+        s["paired_ratio"] = statistics.median(pairs) if pairs and key != "baseline" else None
     return out
 
 
@@ -321,7 +328,7 @@ def render(summary: dict[tuple[int, str], dict[str, Any]]) -> str:
     lines = ["| N articles | words | system | runs | seconds (median) | words/s | articles/s | × baseline "
              "| peak RSS tree (MB) | peak PSS (MB) | load avg 1 min |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    names = {"baseline": "baseline script (full en_core_web_sm + pandas)", "nlp": "newsdesk NLP stage",
+    names = {"baseline": "baseline script (full en_core_web_sm + pandas)", "nlp_stage": "newsdesk NLP stage",
              "e2e:full": "newsdesk whole DAG (newsdesk run)"}
     for n in sizes:
         base = summary.get((n, "baseline"))
@@ -331,6 +338,8 @@ def render(summary: dict[tuple[int, str], dict[str, Any]]) -> str:
                 continue
             wps = s["words"] / s["seconds"]
             ratio = f"{wps / (base['words'] / base['seconds']):.2f}×" if base else "–"
+            if s.get("paired_ratio"):
+                ratio += f" (paired {s['paired_ratio']:.2f}×)"
             lines.append(f"| {n:,} | {s['words']:,} | {name} | {s['runs']} | {s['seconds']:,.1f} | {wps:,.0f} "
                          f"| {s['articles'] / s['seconds']:,.1f} | {ratio} | {s['peak_rss_mb']:,.0f} "
                          f"| {s['peak_pss_mb']:,.0f} | {min(s['load1']):.1f}–{max(s['load1']):.1f} |")
@@ -378,7 +387,7 @@ def plot(summary: dict[tuple[int, str], dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    names = {"baseline": "baseline script", "nlp": "newsdesk NLP stage", "e2e:full": "newsdesk whole DAG"}
+    names = {"baseline": "baseline script", "nlp_stage": "newsdesk NLP stage", "e2e:full": "newsdesk whole DAG"}
     for key, name in names.items():
         pts = sorted((n, s) for (n, k), s in summary.items() if k == key)
         if not pts:
