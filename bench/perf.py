@@ -277,7 +277,8 @@ def _median(rows: list[dict[str, Any]], key: str) -> float | None:
 
 def load_results(path: Path, label: str | None) -> list[dict[str, Any]]:
     rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
-    return [r for r in rows if label is None or r.get("label") == label]
+    labels = set(label.split(",")) if label else None
+    return [r for r in rows if labels is None or r.get("label") in labels]
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[tuple[int, str], dict[str, Any]]:
@@ -421,7 +422,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--baseline-max-n", type=int, default=10**9, help="skip the baseline above this N")
     ap.add_argument("--seed", type=int, default=6)
     ap.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "newsdesk-bench")
-    ap.add_argument("--label", default="default", help="tag of this session's rows in results.jsonl")
+    ap.add_argument("--label", default="default",
+                    help="tag of this session's rows in results.jsonl (report: comma list of tags)")
     ap.add_argument("--report", type=Path, help="write the Markdown tables here")
     ap.add_argument("--plot", type=Path, help="write the PNG plot here")
     ap.add_argument("--report-only", action="store_true")
