@@ -75,7 +75,8 @@ def test_failing_articles_leave_the_batch_as_quarantine_rows(tmp_path: Path) -> 
         pl.DataFrame({"article_id": ["a", "b", "b"], "start": [0, 0, 1]}).write_parquet(
             m.nlp_parts(table) / "part-00000.parquet")
     failing = pl.DataFrame({"article_id": ["b"], "sentences": [2], "tokens": [9], "spans_outside_text": [0],
-                            "spans_not_matching_text": [0], "duplicate_ids": [0], "unknown_speakers": [2]})
+                            "spans_not_matching_text": [0], "duplicate_ids": [0], "unknown_speakers": [2],
+                            "quotes_outside_sentences": [0]})
     _quarantine_articles(m, failing)
     assert pl.read_parquet(m.articles_path)["article_id"].to_list() == ["a"]
     for table in ("tokens", "quotes"):
