@@ -32,8 +32,8 @@ import numpy as np
 import polars as pl
 
 from pipeline import schemas
-from pipeline.warehouse import query_frame
 from pipeline.formats.base import Rejection
+from pipeline.warehouse import query_frame
 
 NUM_PERM = 128
 BANDS, ROWS = 32, 4  # candidate threshold ~ (1/32) ** (1/4) = 0.42, confirmed at NEAR_THRESHOLD
