@@ -88,6 +88,8 @@ def decode_bytes(data: bytes, encoding: str | None = None) -> Decoded:
             raise Refused("bad_encoding", f"not valid {encoding} (as the source config says): {exc}") from exc
     else:
         used = next((name for bom, name in _BOMS if data.startswith(bom)), None)
+        if used is None and b"\x00" in data[:65536]:  # NUL bytes without a UTF-16/32 BOM: not text
+            raise Refused("binary_content", "the file holds NUL bytes: not a text article")
         if used is None:
             try:
                 text, used = data.decode("utf-8"), "utf-8"

@@ -49,6 +49,9 @@ def iter_warc(data: bytes, where: str, stats: WarcStats | None = None) -> Iterat
             page_where = f"{where}#{url or rid}"
             html = record.content_stream().read(MAX_RECORD_BYTES + 1)
             stats.html_pages += 1
+            missing = getattr(record.raw_stream, "limit", 0)
+            if missing and len(html) <= MAX_RECORD_BYTES:  # warcio returns a short record at a cut
+                raise EOFError(f"record {url} ends {missing} bytes short of its Content-Length")
             if len(html) > MAX_RECORD_BYTES:
                 yield Rejection(page_where, "file_too_large", f"archived page over {MAX_RECORD_BYTES} bytes")
                 continue
