@@ -13,6 +13,7 @@ import json
 import os
 import threading
 import time
+import typing
 from pathlib import Path
 
 import polars as pl
@@ -135,7 +136,7 @@ def test_mojibake_is_repaired(folder: Path) -> None:
 
 def test_undecodable_bytes_with_declared_encoding(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
-    (tmp_path / "in" / "a.txt").write_bytes("Überschrift\n\nText über alles.\n".encode("utf-8"))
+    (tmp_path / "in" / "a.txt").write_bytes("Überschrift\n\nText über alles.\n".encode())
     (tmp_path / "sources.yaml").write_text("sources:\n  - {name: legacy, path: in, encoding: ascii}\n")
     out = run_ingest(tmp_path / "sources.yaml")
     assert out.reason("legacy:a.txt") == "bad_encoding"
@@ -214,9 +215,9 @@ def test_malformed_feed_real_fixture(folder: Path) -> None:
 
 
 class _Counter(http.server.BaseHTTPRequestHandler):
-    hits: list[str] = []
+    hits: typing.ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server API
+    def do_GET(self) -> None:
         type(self).hits.append(self.path)
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
@@ -384,9 +385,10 @@ def test_html_warc_of_real_pages_and_a_truncated_archive(folder: Path) -> None:
         writer = WARCWriter(fh, gzip=True)
         for i, page in enumerate(pages):
             headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
-            rec = writer.create_warc_record(f"https://example.org/{i}/{page.stem}", "response",
-                                            payload=open(page, "rb"), http_headers=headers)
-            writer.write_record(rec)
+            with open(page, "rb") as payload:
+                rec = writer.create_warc_record(f"https://example.org/{i}/{page.stem}", "response",
+                                                payload=payload, http_headers=headers)
+                writer.write_record(rec)
     raw = path.read_bytes()
     (folder / "cut.warc.gz").write_bytes(raw[: int(len(raw) * 0.6)])
     out = run_ingest(folder)
