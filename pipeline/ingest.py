@@ -207,6 +207,8 @@ def read_source(source: Source, *, seen: dict[tuple[str, str], dict], cutoff: da
     assert source.path is not None
     root = source.path if source.path.is_dir() else source.path.parent
     for path, rel in iter_input_files(source.path):
+        if not source.wants(rel):  # excluded by the source's include patterns
+            continue
         stats.inputs += 1
         where = source.label(rel)
         fmt = format_of(rel)
