@@ -142,4 +142,4 @@ def test_resolve_is_deterministic(tmp_path: Path) -> None:
     runs = [run_ingest(folder) for _ in range(2)]
     assert runs[0].articles.drop("ingested_at").equals(runs[1].articles.drop("ingested_at"))
     assert runs[0].duplicates.drop("detected_at").equals(runs[1].duplicates.drop("detected_at"))
-    assert NOW == runs[0].articles["ingested_at"][0]
+    assert runs[0].articles["ingested_at"][0] == NOW
