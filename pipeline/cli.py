@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.config import Settings
@@ -91,13 +91,10 @@ def _find_run_dir(settings: Settings, run_id: str) -> Path | None:
     return None
 
 
-def _day_bound(text: str, *, end: bool) -> datetime:
-    """``YYYY-MM-DD`` (whole day, UTC) or a full ISO timestamp."""
+def _instant(text: str) -> datetime:
+    """``YYYY-MM-DD`` (midnight UTC) or an ISO timestamp, read as Airflow's backfill reads dates."""
     value = datetime.fromisoformat(text)
-    value = value if value.tzinfo else value.replace(tzinfo=UTC)
-    if end and len(text) <= 10:
-        value = value + timedelta(days=1) - timedelta(microseconds=1)
-    return value
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -109,7 +106,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         print(f"newsdesk: input {settings.input_dir} does not exist", file=sys.stderr)
         return 2
     _progress_logging(args.verbose)
-    start, end = _day_bound(args.start, end=False), _day_bound(args.end, end=True)
+    start, end = _instant(args.start), _instant(args.end)
     intervals = airflow_runner.backfill_intervals(settings, start, end)
     print(f"newsdesk: backfilling {len(intervals)} interval(s) of {airflow_runner.DAG_ID} "
           f"with logical dates in [{start.isoformat()}, {end.isoformat()}]", file=sys.stderr)
@@ -247,14 +244,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("backfill", parents=[common], help="run the DAG once per nightly interval in a date range",
                        description="Runs newsdesk_nightly through dag.test once per scheduled data interval whose "
-                                   "logical date lies in [--from, --to] (whole UTC days), oldest first; each run "
+                                   "logical date lies in [--from, --to] (dates are midnight UTC, as for Airflow's "
+                                   "backfill), oldest first; each run "
                                    "takes the inputs modified before its interval's end that no earlier run read. "
                                    "Re-running a range is a no-op for intervals already published. Under a real "
                                    "scheduler the same is `newsdesk airflow backfill create --dag-id "
                                    "newsdesk_nightly --from-date ... --to-date ...`.")
     p.add_argument("input_dir", nargs="?", help="input folder or sources.yaml (default: NEWSDESK_INPUT)")
     p.add_argument("--from", dest="start", required=True, help="first logical date (YYYY-MM-DD or ISO time)")
-    p.add_argument("--to", dest="end", required=True, help="last logical date, inclusive")
+    p.add_argument("--to", dest="end", required=True, help="latest logical date (inclusive instant)")
     p.add_argument("--dry-run", action="store_true", help="list the intervals, run nothing")
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_backfill)

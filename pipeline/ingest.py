@@ -42,7 +42,8 @@ __all__ = ["IngestResult", "RawArticle", "Rejection", "canonical_url", "ingest_s
 
 FORMATS = {
     ".txt": "txt", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv",
-    ".html": "html", ".htm": "html", ".xml": "feed", ".rss": "feed", ".atom": "feed",
+    ".html": "html", ".htm": "html", ".html.gz": "html.gz", ".htm.gz": "html.gz",
+    ".xml": "feed", ".rss": "feed", ".atom": "feed",
     ".warc": "warc", ".warc.gz": "warc",
 }
 FUTURE_TOLERANCE = timedelta(days=1)  # clocks and time zones of publishers differ a little
@@ -120,6 +121,8 @@ def parse_bytes(data: bytes, fmt: str, where: str, source: Source,
     """Parse one input's bytes in format ``fmt``; return items and the text encoding used."""
     from pipeline.formats import html, warc
 
+    if fmt == "html.gz":
+        data, fmt = gunzip_capped(data), "html"
     if fmt == "html":
         return [html.extract_page(data, where)], None
     if fmt == "warc":
@@ -145,6 +148,24 @@ def parse_bytes(data: bytes, fmt: str, where: str, source: Source,
     if feeds.is_json_feed(obj):
         return list(feeds.parse_json_feed(obj, where, resolve_link)), decoded.encoding
     return list(records.parse_json(text, where)), decoded.encoding
+
+
+MAX_GUNZIP_RATIO = 100  # a 1 MB .gz that inflates past 100 MB (or the size limit) is a bomb, not a page
+
+
+def gunzip_capped(data: bytes, limit: int = 50 * 1024 * 1024) -> bytes:
+    """Decompress a gzipped page, refusing archives that inflate past a limit (gzip bombs)."""
+    import zlib
+
+    cap = min(limit, max(len(data) * MAX_GUNZIP_RATIO, 1024 * 1024))
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, cap + 1)
+    except zlib.error as exc:
+        raise Refused("invalid_gzip", f"not a readable gzip file: {exc}") from exc
+    if len(out) > cap:
+        raise Refused("file_too_large", f"inflates past {cap} bytes (a gzip bomb or not a single page)")
+    return out
 
 
 def fetch_url(url: str, max_bytes: int) -> bytes:

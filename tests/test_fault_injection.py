@@ -46,9 +46,9 @@ def make_input(folder: Path) -> None:
     folder.mkdir(parents=True)
     lines = SAMPLE.read_text(encoding="utf-8").splitlines()
     title, standfirst, paras = lines[0], lines[1], [p for p in lines[2:] if p.strip()]
-    story = {"id": "hp-1", "title": title, "standfirst": standfirst, "body": "\n".join(paras),
-             "outlet": "HuffPost", "published_at": "2024-11-12T10:00:00Z",
-             "url": "https://www.huffpost.com/entry/putin-trump-ukraine?utm_source=rss"}
+    story = {"id": "tnr-1", "title": title, "standfirst": standfirst, "body": "\n".join(paras),
+             "outlet": "The New Republic", "published_at": "2024-11-12T10:00:00Z",
+             "url": "https://newrepublic.com/post/188249/putin-russia-troops-trump-warning-ukraine?utm_source=rss"}
     (folder / "story.json").write_text(json.dumps(story), encoding="utf-8")
     wire = {**story, "id": "wire-1", "title": "Putin defies Trump warning on Ukraine", "outlet": "Wire",
             "url": "https://wire.example.org/2024/11/12/putin-ukraine", "published_at": "2024-11-12T12:00:00Z",

@@ -106,9 +106,12 @@ def decode_bytes(data: bytes, encoding: str | None = None) -> Decoded:
         fixed = ftfy.fix_encoding(text)
         repaired = fixed != text
         text = fixed
-        if ftfy.badness.is_bad(text):
-            raise Refused("mojibake", "the text is garbled by a wrong encoding (e.g. 'Ã©' for 'é') and ftfy "
-                                      "could not repair it")
+        # A few unrepairable sequences (a byte lost in a double conversion: "realâ€world") stay, as
+        # the publisher's text; a text still garbled throughout is refused.
+        left = ftfy.badness.badness(text)
+        if left > max(5, len(text) // 1000):
+            raise Refused("mojibake", f"the text is garbled by a wrong encoding (e.g. 'Ã©' for 'é'): {left} "
+                                      "sequences that ftfy could not repair")
     return Decoded(text, codecs.lookup(used).name, repaired)
 
 

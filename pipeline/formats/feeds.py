@@ -104,7 +104,9 @@ def parse_feed(data: bytes, where: str, resolve_link: LinkResolver | None = None
     if not parsed.entries:
         if parsed.bozo:
             raise Refused("malformed_feed", f"not a readable feed: {parsed.get('bozo_exception')}")
-        raise Refused("not_a_feed", "well-formed XML but not RSS or Atom (no channel/feed with items)")
+        if parsed.get("version"):
+            raise Refused("empty_feed", f"a {parsed.version} feed with no items")
+        raise Refused("not_a_feed", "well-formed XML but not RSS, RDF or Atom (e.g. a MediaWiki export)")
     site = parsed.feed.get("title")
     for i, entry in enumerate(parsed.entries):
         content = entry.get("content") or []
