@@ -91,7 +91,7 @@ def test_json_feed(tmp_path: Path) -> None:
 class _Site(http.server.BaseHTTPRequestHandler):
     pages: dict[str, tuple[str, bytes]] = {}  # noqa: RUF012 - set per test
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server API
+    def do_GET(self) -> None:
         ctype, body = self.pages.get(self.path, ("text/plain", b""))
         self.send_response(200 if body else 404)
         self.send_header("Content-Type", ctype)
