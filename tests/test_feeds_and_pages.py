@@ -109,7 +109,8 @@ def test_feed_url_fetched_from_loopback_with_its_pages(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{server.server_address[1]}"
     _Site.pages = {
         "/rss": ("application/rss+xml", f"""<?xml version="1.0"?><rss version="2.0"><channel>
-<title>Loopback News</title><item><title>Holtz was right</title><link>{base}/sports/holtz</link><description>Teaser.</description></item>
+<title>Loopback News</title>
+<item><title>Holtz was right</title><link>{base}/sports/holtz</link><description>Teaser.</description></item>
 <item><title>Gone</title><link>{base}/missing</link><description>Teaser.</description></item>
 </channel></rss>""".encode()),
         "/sports/holtz": ("text/html", (data / "al.com1.html").read_bytes()),
