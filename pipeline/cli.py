@@ -54,8 +54,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.runs import Manifest
 
     settings = _settings(args)
-    if not settings.input_dir.is_dir():
+    if not settings.input_dir.exists():
         print(f"newsdesk: input folder {settings.input_dir} does not exist", file=sys.stderr)
+        return 2
+    try:  # a broken sources.yaml is reported before Airflow starts
+        from pipeline.sources import load_sources
+
+        load_sources(settings.input_dir)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"newsdesk: {exc}", file=sys.stderr)
         return 2
     _progress_logging(args.verbose)
     logical_date = datetime.fromisoformat(args.date).replace(tzinfo=UTC) if args.date else None
@@ -280,7 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("airflow", parents=[common], help="any airflow command with newsdesk's environment",
                        description="Runs `airflow ARGS` with AIRFLOW_HOME, the dags folder and the NEWSDESK_* "
                                    "settings of this project, e.g. `newsdesk airflow standalone` or "
-                                   "`newsdesk airflow dags backfill newsdesk_nightly --from-date ... --to-date ...`.")
+                                   "`newsdesk airflow --state S backfill create --dag-id newsdesk_nightly "
+                                   "--from-date ... --to-date ...` (newsdesk's own flags go before the airflow "
+                                   "command).")
     p.add_argument("airflow_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_airflow)
     return parser
