@@ -212,9 +212,22 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pop_newsdesk_flags(args: argparse.Namespace) -> None:
+    """Let ``--state``/``--warehouse`` stand anywhere: ``newsdesk airflow standalone --state X``."""
+    rest, it = [], iter(args.airflow_args)
+    for arg in it:
+        name, eq, value = arg.partition("=")
+        if name in ("--state", "--warehouse"):
+            setattr(args, name[2:], value if eq else next(it, None))
+        else:
+            rest.append(arg)
+    args.airflow_args = rest
+
+
 def cmd_airflow(args: argparse.Namespace) -> int:
     from pipeline import airflow_runner
 
+    _pop_newsdesk_flags(args)
     settings = _settings(args)
     env = {**os.environ, **airflow_runner.airflow_env(settings, quiet=False)}
     airflow_runner.ensure_metadata_db(settings, env)
@@ -287,9 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("airflow", parents=[common], help="any airflow command with newsdesk's environment",
                        description="Runs `airflow ARGS` with AIRFLOW_HOME, the dags folder and the NEWSDESK_* "
                                    "settings of this project, e.g. `newsdesk airflow standalone` or "
-                                   "`newsdesk airflow --state S backfill create --dag-id newsdesk_nightly "
-                                   "--from-date ... --to-date ...` (newsdesk's own flags go before the airflow "
-                                   "command).")
+                                   "`newsdesk airflow backfill create --dag-id newsdesk_nightly "
+                                   "--from-date ... --to-date ...` (a scheduler runs the backfill; "
+                                   "`newsdesk backfill` runs the same intervals at once).")
     p.add_argument("airflow_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_airflow)
     return parser
