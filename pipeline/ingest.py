@@ -201,8 +201,12 @@ def page_fetcher(source: Source, max_bytes: int) -> feeds.LinkResolver | None:
     return resolve
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _mtime(st: os.stat_result) -> datetime:
-    return datetime.fromtimestamp(st.st_mtime_ns // 1000 / 1e6, UTC)
+    """Modification time to the microsecond, exactly (no float rounding: it is compared later)."""
+    return _EPOCH + timedelta(microseconds=st.st_mtime_ns // 1000)
 
 
 def read_source(source: Source, *, seen: dict[tuple[str, str], dict], cutoff: datetime | None,
