@@ -36,7 +36,7 @@ from pipeline.dedup import canonical_url
 from pipeline.formats import feeds, records
 from pipeline.formats.base import Item, RawArticle, Refused, Rejection
 from pipeline.formats.decode import decode_bytes
-from pipeline.sources import CONFIG_NAMES, Source, load_sources
+from pipeline.sources import CONFIG_NAMES, Source
 
 __all__ = ["IngestResult", "RawArticle", "Rejection", "canonical_url", "ingest_sources", "quarantine_frame"]
 
@@ -471,8 +471,3 @@ def _seen_map(seen: pl.DataFrame | None) -> dict[tuple[str, str], dict]:
     latest = seen.sort("read_at").group_by("source", "input", maintain_order=True).last()
     return {(r["source"], r["input"]): r for r in latest.iter_rows(named=True)}
 
-
-def ingest_folder(input_dir: Path, batch_id: str, *, max_file_bytes: int, now: datetime | None = None
-                  ) -> IngestResult:
-    """Read every input under ``input_dir`` (or its sources.yaml) — no manifest, no cutoff."""
-    return ingest_sources(load_sources(input_dir), batch_id, max_file_bytes=max_file_bytes, now=now)

@@ -133,16 +133,6 @@ def current_snapshot(warehouse: Path) -> str | None:
         return latest_snapshot(con) if _has_table(con, "publish_log") else None
 
 
-def known_article_ids(warehouse: Path) -> pl.DataFrame:
-    """article_id of everything already published (to skip it before any NLP is spent)."""
-    if not warehouse.exists():
-        return pl.DataFrame(schema={"article_id": pl.String})
-    with connect(warehouse, read_only=True) as con:
-        if not _has_table(con, "articles"):
-            return pl.DataFrame(schema={"article_id": pl.String})
-        return query_frame(con, "SELECT article_id FROM articles")
-
-
 def known_articles(warehouse: Path) -> pl.DataFrame:
     """``article_id, content_hash`` of everything published (re-read copies are skipped)."""
     return published_table(warehouse, "articles", ["article_id", "content_hash"])
