@@ -91,14 +91,11 @@ def _prepare(settings: Settings, *, quiet: bool, retry_delay_seconds: int = 5) -
             logging.getLogger(name).setLevel(logging.WARNING)
     from airflow import settings as af_settings
 
-    if env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] != af_settings.SQL_ALCHEMY_CONN:
-        # Airflow was imported earlier in this process (e.g. a test that parsed the DAG) with
-        # another environment: point its settings and ORM at this project's metadata DB.
-        if af_settings.Session is not None:
-            af_settings.dispose_orm()
+    if af_settings.Session is None or env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] != af_settings.SQL_ALCHEMY_CONN:
+        # Airflow read its settings when first imported, possibly before this environment was set
+        # (e.g. a DAG parsed earlier in the same process): point its ORM at this project's database.
         af_settings.configure_vars()
-        af_settings.Session = None
-    if af_settings.Session is None:
+        af_settings.dispose_orm(do_log=False)
         af_settings.configure_orm()
 
 
