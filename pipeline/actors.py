@@ -70,6 +70,7 @@ _ALIAS_STOP = {
     "president", "mr", "mrs", "ms", "dr", "new", "north", "south", "east", "west",
 }  # fmt: skip
 
+_MEDIUM_BEFORE = re.compile(r"\b(?:on|via)\s+$")
 _POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
 _LEADING_THE = re.compile(r"^the\s+", re.IGNORECASE)
 
@@ -206,7 +207,17 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict]) -
             actor_name = m["name"]
         akey = name_key(actor_name)
         actor = actors.setdefault(akey, _Actor(name=actor_name, key=akey))
-        actor.votes[m["label"]] += 1
+        label = m["label"]
+        if (
+            label == "PERSON"
+            and not is_person_name
+            and len(toks) == 1
+            and _MEDIUM_BEFORE.search(text[max(0, m["start"] - 8) : m["start"]])
+        ):
+            # "wrote on Telegram", "posted on Twitter": a one-word name one writes *on* is a
+            # platform, not a person (a person's surname would be known from a full name)
+            label = "ORG"
+        actor.votes[label] += 1
         if is_person_name:
             actor.votes["PERSON_NAME"] += 1
         actor.surface[_with_masthead_article(text, m)] += 1
@@ -295,9 +306,7 @@ def canonicalise(mentions: pl.DataFrame, articles: pl.DataFrame) -> pl.DataFrame
     )
     info = {r[0]: (r[1], r[2]) for r in arts.iter_rows()}
     rows: list[dict] = []
-    for (art_id,), part in mentions.sort("article_id", "start", "end").group_by(
-        "article_id", maintain_order=True
-    ):
+    for (art_id,), part in mentions.sort("article_id", "start", "end").group_by("article_id", maintain_order=True):
         text, outlet = info[art_id]
         rows.extend(_canonicalise_article(text, outlet, part.to_dicts()))
     return (
@@ -437,9 +446,7 @@ def assign_actor_ids(
             (pl.col("_skey") == pl.col("_akey")).any().alias("_is_name"),
         )
         .rename({"_skey": "alias_key"})
-        .with_columns(
-            (pl.col("_is_name") & pl.col("actor_id").is_in(sorted(full_names))).alias("is_full_name")
-        )
+        .with_columns((pl.col("_is_name") & pl.col("actor_id").is_in(sorted(full_names))).alias("is_full_name"))
         .sort("alias_key", "actor_type", "actor_id")
     )
     return (
