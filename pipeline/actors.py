@@ -139,11 +139,17 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict]) -
 
     # 2. Person evidence per name: model votes, plus shape+context for ORG-tagged names.
     full_persons: dict[str, str] = {}  # key -> full name, multi-word person names
+    # a multi-word name is a person's name when the model tags it PERSON at least as often
+    # as anything else in the article (one stray PERSON tag on "Air France" is not enough)
+    key_votes: dict[str, Counter] = {}
+    for m in mentions:
+        key_votes.setdefault(name_key(m["name"]), Counter())[m["label"]] += 1
     for m in mentions:
         toks = m["name"].split()
         if len(toks) < 2:
             continue
-        person_like = m["label"] == "PERSON" or (
+        kv = key_votes[name_key(m["name"])]
+        person_like = kv["PERSON"] >= max(kv["ORG"], kv["LOC"]) or (
             m["label"] == "ORG"
             and _looks_like_person_name(m["name"])
             and _surname_reused(text, toks[-1], m["end"])
@@ -217,19 +223,16 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict]) -
             # "wrote on Telegram", "posted on Twitter": a one-word name one writes *on* is a
             # platform, not a person (a person's surname would be known from a full name)
             label = "ORG"
+        if is_person_name and len(toks) == 1:
+            label = "PERSON"  # a surname of a person named in full in the article ("Trump")
         actor.votes[label] += 1
-        if is_person_name:
-            actor.votes["PERSON_NAME"] += 1
         actor.surface[_with_masthead_article(text, m)] += 1
         m["_akey"] = akey
 
-    # 5. Type of each actor by vote: a name that is a person's name is a person.
+    # 5. Type of each actor by majority vote (ties: person).  Surnames linked to a full
+    #    name voted PERSON above, which is what fixes "Trump" tagged ORG half the time.
     for actor in actors.values():
-        if actor.votes["PERSON_NAME"]:
-            actor_label = "PERSON"
-        else:
-            best = max(("PERSON", "ORG", "LOC"), key=lambda lab: (actor.votes[lab], lab == "PERSON"))
-            actor_label = best
+        actor_label = max(("PERSON", "ORG", "LOC"), key=lambda lab: (actor.votes[lab], lab == "PERSON"))
         actor.name = actor.name if actor_label == "PERSON" else actor.surface.most_common(1)[0][0]
         if actor_label == "ORG":
             last = actor.key.split()[-1] if actor.key else ""
