@@ -70,6 +70,13 @@ _ALIAS_STOP = {
     "president", "mr", "mrs", "ms", "dr", "new", "north", "south", "east", "west",
 }  # fmt: skip
 
+# Last words that only organisations end with (unlike "Court", "Church", "Post": surnames too).
+_ORG_HEADS = {
+    "group", "inc", "corp", "corporation", "ltd", "plc", "llc", "company", "university", "college",
+    "association", "ministry", "department", "committee", "commission", "council", "agency", "institute",
+    "foundation", "federation", "bureau", "airlines", "airways", "holdings", "technologies", "systems",
+    "motors", "party", "bank", "network", "club",
+}  # fmt: skip
 _MEDIUM_BEFORE = re.compile(r"\b(?:on|via)\s+$")
 _POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
 _LEADING_THE = re.compile(r"^the\s+", re.IGNORECASE)
@@ -223,6 +230,8 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict]) -
             # "wrote on Telegram", "posted on Twitter": a one-word name one writes *on* is a
             # platform, not a person (a person's surname would be known from a full name)
             label = "ORG"
+        if label == "PERSON" and len(toks) > 1 and toks[-1] in _ORG_HEADS:
+            label = "ORG"  # "Liggett Group", "Boston University": the head word says organisation
         if is_person_name and len(toks) == 1:
             label = "PERSON"  # a surname of a person named in full in the article ("Trump")
         actor.votes[label] += 1
