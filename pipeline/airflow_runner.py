@@ -35,6 +35,7 @@ def airflow_env(settings: Settings, *, quiet: bool = True) -> dict[str, str]:
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING" if quiet else "INFO",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        "AIRFLOW__API__HOST": "127.0.0.1",  # the web UI/API listens on loopback unless told otherwise
         "NEWSDESK_PROJECT_DIR": str(settings.project_dir),
         "NEWSDESK_INPUT": str(settings.input_dir),
         "NEWSDESK_WAREHOUSE": str(settings.warehouse),
@@ -43,8 +44,9 @@ def airflow_env(settings: Settings, *, quiet: bool = True) -> dict[str, str]:
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
     }
-    # keep what the user set explicitly (e.g. a Postgres metadata DB)
-    return {k: os.environ.get(k, v) if k.startswith("AIRFLOW__DATABASE") else v for k, v in env.items()}
+    # keep what the user set explicitly (e.g. a Postgres metadata DB, a public API host)
+    keep = ("AIRFLOW__DATABASE", "AIRFLOW__API__HOST")
+    return {k: os.environ.get(k, v) if k.startswith(keep) else v for k, v in env.items()}
 
 
 def ensure_metadata_db(settings: Settings, env: dict[str, str]) -> None:

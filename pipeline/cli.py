@@ -170,9 +170,22 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pop_newsdesk_flags(args: argparse.Namespace) -> None:
+    """Let ``--state``/``--warehouse`` stand anywhere: ``newsdesk airflow standalone --state X``."""
+    rest, it = [], iter(args.airflow_args)
+    for arg in it:
+        name, eq, value = arg.partition("=")
+        if name in ("--state", "--warehouse"):
+            setattr(args, name[2:], value if eq else next(it, None))
+        else:
+            rest.append(arg)
+    args.airflow_args = rest
+
+
 def cmd_airflow(args: argparse.Namespace) -> int:
     from pipeline import airflow_runner
 
+    _pop_newsdesk_flags(args)
     settings = _settings(args)
     env = {**os.environ, **airflow_runner.airflow_env(settings, quiet=False)}
     airflow_runner.ensure_metadata_db(settings, env)

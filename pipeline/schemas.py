@@ -96,6 +96,26 @@ QUOTES: dict[str, pl.DataType] = {
 }
 
 
+# What the warehouse stores: the NLP frames plus corpus-wide actor ids (pipeline.linking).
+LINKED_MENTIONS: dict[str, pl.DataType] = {
+    **ENTITY_MENTIONS,
+    "actor_id": pl.String(),  # corpus-wide actor (the same person in every article), see actors table
+}
+LINKED_QUOTES: dict[str, pl.DataType] = {
+    **QUOTES,
+    "speaker_id": pl.String(),  # actor_id of the speaker, NULL when unattributed
+}
+# Alias state carried from batch to batch so that later batches reuse earlier actor ids.
+ACTOR_ALIASES: dict[str, pl.DataType] = {
+    "alias_key": pl.String(),  # normalised surface form ("trump", "donald trump")
+    "actor_type": pl.String(),
+    "actor_id": pl.String(),
+    "alias": pl.String(),  # a written form with that key
+    "is_full_name": pl.Boolean(),  # the alias is the actor's full name: safe for exact lookups
+    "n_mentions": pl.Int64(),
+}
+
+
 def empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """An empty frame with the contract's columns, for stages that found nothing."""
     return pl.DataFrame(schema=schema)

@@ -40,7 +40,14 @@ from pipeline.validate import (
 log = logging.getLogger("newsdesk")
 
 OUTCOME = "outcome.json"
-NLP_SCHEMAS = (schemas.SENTENCES, schemas.TOKENS, schemas.ENTITY_MENTIONS, schemas.QUOTES)
+# What the NLP stage writes into the run folder, one parquet part per chunk of articles.
+NLP_TABLES = {
+    "sentences": schemas.SENTENCES,
+    "tokens": schemas.TOKENS,
+    "entity_mentions": schemas.LINKED_MENTIONS,
+    "quotes": schemas.LINKED_QUOTES,
+    "actor_aliases": schemas.ACTOR_ALIASES,
+}
 
 
 class BatchRejected(RuntimeError):
@@ -124,29 +131,37 @@ def validate_raw(manifest_path: str) -> str:
 
 
 def nlp(manifest_path: str) -> str:
-    """Sentences, tokens, entities and quotes, chunk by chunk so memory stays flat."""
-    from pipeline.nlp import run_nlp  # loads spaCy: only the NLP task pays for it
+    """Sentences, tokens, entities and quotes, chunk by chunk so memory stays flat.
+
+    Chunks run in order: each links its actors to the ids of earlier chunks and earlier
+    runs (the published ``actor_aliases``), so one person keeps one id across the corpus.
+    """
+    from pipeline.linking import link_actors, merge_aliases  # loads spaCy: only this task pays
+    from pipeline.nlp import run_nlp
 
     m = Manifest.load(manifest_path)
     cfg = m.cfg
     with record_stage(m, "nlp") as rec:
         shutil.rmtree(m.nlp_dir, ignore_errors=True)
-        tables = ("sentences", "tokens", "entity_mentions", "quotes")
-        for t in tables:
+        for t in NLP_TABLES:
             m.nlp_parts(t).mkdir(parents=True, exist_ok=True)
-        totals = dict.fromkeys(tables, 0)
+        totals = dict.fromkeys(NLP_TABLES, 0)
         failures: list[Rejection] = []
+        known_aliases = warehouse.read_table(cfg.warehouse, "actor_aliases")
         articles = pl.scan_parquet(m.articles_path)
         n = articles.select(pl.len()).collect().item()
         if n == 0:  # nothing new: no model to load, empty parts keep the contract
-            for t, schema in zip(tables, NLP_SCHEMAS, strict=True):
+            for t, schema in NLP_TABLES.items():
                 schemas.empty(schema).write_parquet(m.nlp_parts(t) / "part-00000.parquet")
         for part, offset in enumerate(range(0, n, cfg.nlp_batch_size)):
             chunk = articles.slice(offset, cfg.nlp_batch_size).collect()
             result, bad = _nlp_chunk(run_nlp, chunk, cfg)
             failures.extend(bad)
-            for t in tables:
-                frame = getattr(result, t)
+            mentions, quotes, aliases = link_actors(result, known_aliases)
+            known_aliases = merge_aliases(known_aliases, aliases)
+            frames = {"sentences": result.sentences, "tokens": result.tokens, "entity_mentions": mentions,
+                      "quotes": quotes, "actor_aliases": aliases}
+            for t, frame in frames.items():
                 frame.write_parquet(m.nlp_parts(t) / f"part-{part:05d}.parquet")
                 totals[t] += frame.height
             log.info("[%s] nlp: %d/%d articles", m.batch_id, min(offset + cfg.nlp_batch_size, n), n)

@@ -253,8 +253,8 @@ def mart_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
           (SELECT coalesce(sum(mentions), 0) FROM mentions_per_actor)::BIGINT AS mart_mentions,
           (SELECT count(*) FROM entity_mentions WHERE actor IS NOT NULL)::BIGINT AS detail_mentions,
           (SELECT coalesce(sum(quotes), 0) FROM quote_counts_per_source)::BIGINT AS mart_quotes,
-          (SELECT count(*) FROM quotes WHERE speaker IS NOT NULL)::BIGINT AS detail_quotes,
-          (SELECT count(DISTINCT actor) FROM entity_mentions WHERE actor IS NOT NULL)::BIGINT AS detail_actors,
+          (SELECT count(*) FROM quotes WHERE speaker_id IS NOT NULL)::BIGINT AS detail_quotes,
+          (SELECT count(DISTINCT actor_id) FROM entity_mentions WHERE actor IS NOT NULL)::BIGINT AS detail_actors,
           (SELECT count(*) FROM mentions_per_actor)::BIGINT AS mart_actors
         """,
     )

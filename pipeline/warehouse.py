@@ -30,9 +30,11 @@ TABLES: dict[str, dict[str, pl.DataType]] = {
     "quarantine": schemas.QUARANTINE,
     "sentences": schemas.SENTENCES,
     "tokens": schemas.TOKENS,
-    "entity_mentions": schemas.ENTITY_MENTIONS,
-    "quotes": schemas.QUOTES,
+    "entity_mentions": schemas.LINKED_MENTIONS,
+    "quotes": schemas.LINKED_QUOTES,
+    "actor_aliases": schemas.ACTOR_ALIASES,
 }
+# Per-article rows: inserted for the batch's new articles only.
 NLP_TABLES = ("sentences", "tokens", "entity_mentions", "quotes")
 
 RUN_LOG_DDL = """
@@ -141,6 +143,14 @@ def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     ))
 
 
+def read_table(warehouse: Path, table: str) -> pl.DataFrame | None:
+    """A whole (small) table of the published warehouse, or None if there is none yet."""
+    if not warehouse.exists():
+        return None
+    with connect(warehouse, read_only=True) as con:
+        return query_frame(con, f"SELECT * FROM {table}") if _has_table(con, table) else None
+
+
 def remove_db(path: Path) -> None:
     for p in (path, path.with_name(path.name + ".wal")):
         p.unlink(missing_ok=True)
@@ -194,6 +204,7 @@ def load_batch(
                 "WHERE article_id IN (SELECT article_id FROM new_ids)",
                 [glob],
             ).fetchall()[0][0]
+        inserted["actor_aliases"] = _merge_aliases(con, nlp_dir / "actor_aliases")
         q_files = [str(p) for p in [rejected, *extra_quarantine] if p.exists()]
         inserted["quarantine"] = 0
         if q_files:
@@ -205,6 +216,32 @@ def load_batch(
             ).fetchall()[0][0]
         con.execute("COMMIT")
     return {k: int(v) for k, v in inserted.items()}
+
+
+def _merge_aliases(con: duckdb.DuckDBPyConnection, folder: Path) -> int:
+    """Upsert the batch's actor aliases: counts add up, the first written form stays."""
+    glob = _parquet_glob(folder)
+    if glob is None:
+        return 0
+    con.execute(
+        "CREATE TEMP TABLE batch_aliases AS SELECT alias_key, actor_type, actor_id,"
+        " first(alias ORDER BY alias) AS alias, bool_or(is_full_name) AS is_full_name,"
+        " sum(n_mentions)::BIGINT AS n_mentions"
+        " FROM read_parquet(?) GROUP BY alias_key, actor_type, actor_id",
+        [glob],
+    )
+    con.execute(
+        "UPDATE actor_aliases AS a SET n_mentions = a.n_mentions + b.n_mentions,"
+        " is_full_name = a.is_full_name OR b.is_full_name FROM batch_aliases AS b"
+        " WHERE a.alias_key = b.alias_key AND a.actor_type = b.actor_type AND a.actor_id = b.actor_id"
+    )
+    added = con.execute(
+        "INSERT INTO actor_aliases BY NAME SELECT * FROM batch_aliases b WHERE NOT EXISTS ("
+        " SELECT 1 FROM actor_aliases a WHERE a.alias_key = b.alias_key AND a.actor_type = b.actor_type"
+        " AND a.actor_id = b.actor_id)"
+    ).fetchall()[0][0]
+    con.execute("DROP TABLE batch_aliases")
+    return int(added)
 
 
 def append_run_log(con: duckdb.DuckDBPyConnection, records: list[dict]) -> int:

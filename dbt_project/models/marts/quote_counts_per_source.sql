@@ -1,32 +1,18 @@
 -- Who is quoted (the source: a person or organisation), through which outlet, how often.
--- Unattributed quotations have no source and are not counted here; they stay in quotes.
-with attributed as (
-    select q.speaker, q.speaker_type, q.article_id, a.outlet, a.seen_at
-    from {{ ref('stg_quotes') }} as q
-    join {{ ref('stg_articles') }} as a using (article_id)
-    where q.speaker is not null
-),
-
-type_votes as (
-    select speaker, speaker_type, count(*) as n
-    from attributed
-    group by all
-),
-
-source_types as (
-    select speaker, first(speaker_type order by n desc, speaker_type) as source_type
-    from type_votes
-    group by speaker
-)
-
+-- Sources are corpus-wide actors, so a person quoted as "Trump" in one article and as
+-- "Donald Trump" in another is one source. Unattributed quotations are not counted here;
+-- they stay in the quotes table.
 select
-    q.speaker as source,
-    t.source_type,
-    q.outlet,
+    q.speaker_id as source_id,
+    s.name as source,
+    s.actor_type as source_type,
+    a.outlet,
     count(*) as quotes,
     count(distinct q.article_id) as articles,
-    min(q.seen_at) as first_quoted,
-    max(q.seen_at) as last_quoted
-from attributed as q
-join source_types as t using (speaker)
-group by q.speaker, t.source_type, q.outlet
+    min(a.seen_at) as first_quoted,
+    max(a.seen_at) as last_quoted
+from {{ ref('stg_quotes') }} as q
+join {{ ref('stg_articles') }} as a using (article_id)
+join {{ ref('actors') }} as s on s.actor_id = q.speaker_id
+where q.speaker_id is not null
+group by q.speaker_id, s.name, s.actor_type, a.outlet

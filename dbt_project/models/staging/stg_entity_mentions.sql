@@ -8,6 +8,9 @@ select
     text as mention_text,
     label,
     actor,
-    actor_type
+    actor_type,
+    actor_id,
+    ner_label,
+    is_outlet
 from {{ source('newsdesk', 'entity_mentions') }}
 where actor is not null

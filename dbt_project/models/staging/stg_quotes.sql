@@ -9,6 +9,9 @@ select
     quote_text,
     speaker,
     speaker_type,
+    speaker_id,
+    speaker_role,
     attribution,
-    cue
+    cue,
+    cited_outlet
 from {{ source('newsdesk', 'quotes') }}
