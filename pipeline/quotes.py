@@ -62,6 +62,7 @@ CUE_VERBS = [
     "labelled", "characterized", "characterised", "denounced", "slammed", "praised",
     "criticized", "criticised", "attacked", "blamed", "thundered", "tweeting", "asking",
     "stating", "suggesting", "declaring", "announcing", "acknowledging", "arguing", "asserting",
+    "commented", "comments", "yells", "yelled", "shouts", "cried", "cries", "put it", "puts it",
 ]  # fmt: skip
 PARTICIPLES = {v for v in CUE_VERBS if v.endswith("ing")}
 # Verbs whose object is the addressee, not the speaker ("told NBC", "asked reporters").
@@ -182,7 +183,8 @@ _PRONOUN_ANY = re.compile(r"\b(?:[Hh]e|[Ss]he|[Tt]hey|[Ii]t|I|[Ww]e)\b")
 _PRONOUN_AFTER = re.compile(r"^\s*(?P<p>he|she|they|it)\b")
 # Between a speaker and the cue: adverbs, auxiliaries, time phrases ("Syrskyi also said").
 _GAP_WORDS = re.compile(
-    r"(?:\s+(?:\w+ly|also|had|has|have|would|will|later|then|again|once|previously|further|"
+    r"(?:\s+(?:\w+ly|also|had|has|have|would|will|later|then|again|once|previously|further|still|now|even|"
+    r"often|always|never|just|"
     r"was|is|has\s+been|in\s+a\s+statement|on\s+\w+day|\w+ed\s+and)|\s*,|\s*\([^()“”\"]{1,40}\))\s*$"
 )
 # ", who served as X," / ", the former adviser," between a name and its cue.
@@ -518,6 +520,14 @@ def _subject(art: _Article, sent_start: int, cue_start: int, first: bool = False
         if pick:
             m = pick[0]  # the clause subject comes first ("X, …, stressed Y … and said")
             return _Attribution(m, (m.start, m.end), "subject", None)
+    # no name in the clause: a described subject opening the sentence ("The Republican
+    # nominee also outlined … and vowed to punish “…”")
+    rm = _ROLE_AFTER.match(art.masked[sent_start:cue_start])
+    if rm:
+        which = _role_group(rm)
+        text = art.masked[sent_start:cue_start]
+        s, e = sent_start + len(text) - len(text.lstrip()), sent_start + rm.end(which)
+        return _Attribution(art.resolve_role(rm.group(which), s), (s, e), "role_noun", None)
     return None
 
 

@@ -157,3 +157,16 @@ def test_pronoun_prefers_the_subject_and_outer_speaker_wins(run_texts):
     confused = q.filter(pl.col("quote_text").str.starts_with("confused"))
     assert confused["speaker"].to_list() == ["Mary Smith"] and confused["cue"].to_list() == ["said"]
     assert text[confused["speaker_start"][0] : confused["speaker_end"][0]] == "She"
+
+
+def test_described_subjects_and_more_cues(run_texts):
+    text = (
+        "Title\n"
+        "During a heated debate, a friend commented: \"For you, immigration is the reason to vote.\"\n"
+        "The Republican nominee also outlined his plan and vowed to punish “those who violate the rules.”\n"
+        "\"We live in Satan's kingdom,\" my father often said."
+    )
+    q = run_texts(text).quotes
+    spans = [text[s:e] for s, e in q.select("speaker_start", "speaker_end").rows()]
+    assert spans == ["a friend", "The Republican nominee", "my father"]
+    assert q["attribution"].to_list() == ["role_noun"] * 3
