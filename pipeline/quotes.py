@@ -63,6 +63,8 @@ CUE_VERBS = [
     "criticized", "criticised", "attacked", "blamed", "thundered", "tweeting", "asking",
     "stating", "suggesting", "declaring", "announcing", "acknowledging", "arguing", "asserting",
     "commented", "comments", "yells", "yelled", "shouts", "cried", "cries", "put it", "puts it",
+    "interjected", "indicated", "indicates", "thanked", "welcomed", "retaliated", "write", "mocks",
+    "mocked", "remarking", "noting",
 ]  # fmt: skip
 PARTICIPLES = {v for v in CUE_VERBS if v.endswith("ing")}
 # Verbs whose object is the addressee, not the speaker ("told NBC", "asked reporters").
@@ -165,7 +167,7 @@ _NP_WORD = r"(?!" + _FUNCTION_WORDS + r")[A-Za-z0-9][A-Za-z0-9’'.-]*"
 _NOUN = (
     r"(?!(?:same|other|others|following|time|day|week|month|year|night|morning|evening|moment|end|"
     r"way|thing|things|fact|idea|word|words|phrase|term|one|former|latter)\b)(?!" + _FUNCTION_WORDS + r")"
-    r"(?P<noun>[a-z][a-z-]{2,})"
+    r"(?P<noun>[a-z0-9][a-z0-9-]*[a-z][a-z-]+)"
 )
 _ROLE_BEFORE = re.compile(
     r"(?:\b(?P<bare>[Pp]olice|[Oo]fficials|[Aa]uthorities|[Aa]nalysts|[Ee]xperts|[Cc]ritics|[Ss]ources|"
@@ -515,17 +517,24 @@ def _subject(art: _Article, sent_start: int, cue_start: int, first: bool = False
             return _Attribution(art.resolve_pronoun(pron.group(0), p_start), span, "pronoun", None)
         if m is not None:
             return _Attribution(m, (m.start, m.end), "subject", None)
-        return None
+        return _described_subject(art, sent_start, cue_start)
     for pick in ([m for m in inside if m.actor_type == "person"], [m for m in inside if not m.is_outlet]):
         if pick:
             m = pick[0]  # the clause subject comes first ("X, …, stressed Y … and said")
             return _Attribution(m, (m.start, m.end), "subject", None)
-    # no name in the clause: a described subject opening the sentence ("The Republican
-    # nominee also outlined … and vowed to punish “…”")
-    rm = _ROLE_AFTER.match(art.masked[sent_start:cue_start])
+    return _described_subject(art, sent_start, cue_start)
+
+
+def _described_subject(art: _Article, sent_start: int, cue_start: int) -> _Attribution | None:
+    """A described subject opening the sentence, for a clause with no name in it.
+
+    "The Republican nominee also outlined … and vowed to punish “…”", "The retired
+    neurosurgeon addressed his concerns …, remarking …".
+    """
+    text = art.masked[sent_start:cue_start]
+    rm = _ROLE_AFTER.match(text)
     if rm:
         which = _role_group(rm)
-        text = art.masked[sent_start:cue_start]
         s, e = sent_start + len(text) - len(text.lstrip()), sent_start + rm.end(which)
         return _Attribution(art.resolve_role(rm.group(which), s), (s, e), "role_noun", None)
     return None

@@ -170,3 +170,14 @@ def test_described_subjects_and_more_cues(run_texts):
     spans = [text[s:e] for s, e in q.select("speaker_start", "speaker_end").rows()]
     assert spans == ["a friend", "The Republican nominee", "my father"]
     assert q["attribution"].to_list() == ["role_noun"] * 3
+
+
+def test_numbers_in_described_speakers_and_participles(run_texts):
+    text = (
+        "Title\n"
+        "“He is an amazing leader,” said the 46-year-old.\n"
+        "The neurosurgeon addressed his critics on television, remarking that “this is not difficult.”"
+    )
+    q = run_texts(text).quotes
+    spans = [text[s:e] for s, e in q.select("speaker_start", "speaker_end").rows()]
+    assert spans == ["the 46-year-old", "The neurosurgeon"]
