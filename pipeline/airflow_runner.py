@@ -92,7 +92,11 @@ def run_dag(settings: Settings, *, logical_date: datetime | None = None, quiet: 
             logging.getLogger(name).setLevel(logging.WARNING)
     from airflow import settings as af_settings
 
-    if af_settings.Session is None:
+    if af_settings.Session is None or env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] != af_settings.SQL_ALCHEMY_CONN:
+        # Airflow read its settings when first imported, possibly before this environment was set
+        # (e.g. a DAG parsed earlier in the same process): point its ORM at this project's database.
+        af_settings.configure_vars()
+        af_settings.dispose_orm(do_log=False)
         af_settings.configure_orm()
     dag = load_dag(settings.project_dir / "dags" / "newsdesk_nightly.py")
     conf = {"input_dir": str(settings.input_dir), "warehouse": str(settings.warehouse)}

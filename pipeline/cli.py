@@ -22,12 +22,17 @@ examples:
   newsdesk run ~/news --warehouse /data/news.duckdb
   newsdesk summary                  totals, top actors and sources of the published warehouse
   newsdesk sql "SELECT * FROM quote_counts_per_source ORDER BY quotes DESC LIMIT 10"
+  newsdesk shell                    interactive SQL on the published snapshot (.tables, .schema T)
+  newsdesk dashboard                the dashboard on http://127.0.0.1:8501 (read-only)
+  newsdesk export --to out/         every mart as Parquet
+  newsdesk docs                     the dbt docs site (tables, columns, tests, lineage) as one HTML file
+  newsdesk snapshots                published snapshots on disk, which one is current, which are open
   newsdesk runs                     recent runs with their outcome and stage timings
   newsdesk quarantine list          batches and inputs the pipeline refused, with reasons
   newsdesk airflow standalone       the same DAG under a real scheduler and web UI
 
 environment: NEWSDESK_INPUT, NEWSDESK_WAREHOUSE, NEWSDESK_STATE, NEWSDESK_NLP_BATCH,
-NEWSDESK_NLP_PROCESSES, NEWSDESK_MAX_FILE_BYTES (flags win over variables).
+NEWSDESK_NLP_PROCESSES, NEWSDESK_MAX_FILE_BYTES, NEWSDESK_KEEP_SNAPSHOTS (flags win over variables).
 """
 
 
@@ -103,14 +108,20 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    from pipeline import warehouse
+    from pipeline import snapshots
 
     settings = _settings(args)
     if not settings.warehouse.exists():
         print(f"newsdesk: nothing published yet at {settings.warehouse}", file=sys.stderr)
         return 1
-    with warehouse.connect(settings.warehouse, read_only=True) as con:
-        rel = con.sql(args.query)
+    import duckdb
+
+    with snapshots.connect_published(settings.warehouse) as con:
+        try:
+            rel = con.sql(args.query)
+        except duckdb.Error as exc:  # a typo in a query is not a crash: say what DuckDB said
+            print(f"newsdesk sql: {exc}", file=sys.stderr)
+            return 1
         if rel is None:
             return 0
         if args.format == "csv":
@@ -147,7 +158,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
-    from pipeline import quarantine, warehouse
+    from pipeline import quarantine, snapshots
 
     settings = _settings(args)
     if args.action == "release":
@@ -160,13 +171,79 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
         state = "released" if b["released"] else "held"
         print(f"  {b['batch_id']}  {state:<8} {b['articles']:>5} articles  {b['stage']}: {b['message'][:200]}")
     if settings.warehouse.exists():
-        with warehouse.connect(settings.warehouse, read_only=True) as con:
+        with snapshots.connect_published(settings.warehouse) as con:
             rows = con.execute(
                 "SELECT stage, reason, count(*) FROM quarantine GROUP BY ALL ORDER BY 3 DESC").fetchall()
         print("\nRefused inputs in the published warehouse (stage, reason, count):")
         for stage, reason, n in rows:
             print(f"  {stage:<18} {reason:<24} {n}")
         print("  details: newsdesk sql \"SELECT input, reason, detail FROM quarantine\"")
+    return 0
+
+
+def _published_or_explain(settings: Settings) -> bool:
+    if settings.warehouse.exists():
+        return True
+    print(f"newsdesk: nothing published yet at {settings.warehouse}; run `newsdesk run` first", file=sys.stderr)
+    return False
+
+
+def cmd_shell(args: argparse.Namespace) -> int:
+    from pipeline.shell import run_shell
+
+    settings = _settings(args)
+    if not _published_or_explain(settings):
+        return 1
+    return run_shell(settings.warehouse, settings.state_dir / "shell_history")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from pipeline.export import export_marts
+
+    settings = _settings(args)
+    if not _published_or_explain(settings):
+        return 1
+    manifest = export_marts(settings.warehouse, Path(args.to).resolve(), include_detail=args.all)
+    for table, n in manifest["tables"].items():
+        print(f"  {table + '.parquet':<36} {n:>10,} rows")
+    print(f"snapshot {manifest['snapshot']} exported to {Path(args.to).resolve()}")
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from pipeline.dbt_docs import generate_docs
+
+    settings = _settings(args)
+    if not _published_or_explain(settings):
+        return 1
+    index = generate_docs(settings, Path(args.out).resolve() if args.out else None)
+    print(f"dbt docs of the published snapshot: {index}\nopen it in a browser: file://{index}")
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from pipeline import dashboard
+
+    settings = _settings(args)
+    argv = dashboard.command(port=args.port, address=args.address)
+    print(f"newsdesk dashboard on http://{args.address}:{args.port} (read-only view of {settings.warehouse}); "
+          "Ctrl-C stops it", file=sys.stderr)
+    os.execvpe(argv[0], argv, dashboard.environment(settings))
+    return 0  # not reached
+
+
+def cmd_snapshots(args: argparse.Namespace) -> int:
+    from pipeline import snapshots
+
+    settings = _settings(args)
+    found = snapshots.list_snapshots(settings.warehouse)
+    if not found:
+        print(f"no snapshots under {snapshots.snapshot_dir(settings.warehouse)}")
+        return 0
+    print(f"{settings.warehouse} -> {snapshots.resolve(settings.warehouse)}")
+    for s in found:
+        flags = ", ".join(f for f, on in (("current", s.current), ("open by a reader", s.in_use)) if on)
+        print(f"  {s.snapshot_id:<28} {s.published_at:%Y-%m-%d %H:%M:%S}  {s.bytes / 2**20:8.1f} MB  {flags}")
     return 0
 
 
@@ -229,6 +306,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("--max-rows", type=int, default=100)
     p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("shell", parents=[common], help="interactive SQL shell on the published snapshot",
+                       description="A read-only SQL prompt on the current snapshot (statements end with ';'; "
+                                   ".tables, .schema TABLE, .refresh, .help). History is kept in the state folder.")
+    p.set_defaults(func=cmd_shell)
+
+    p = sub.add_parser("export", parents=[common], help="write every mart of the published snapshot as Parquet")
+    p.add_argument("--to", required=True, metavar="DIR", help="folder for <mart>.parquet files and manifest.json")
+    p.add_argument("--all", action="store_true", help="also the detail tables (articles, quotes, ...)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("docs", parents=[common], help="generate the dbt docs site of the published snapshot",
+                       description="Runs `dbt docs generate --static` on the published snapshot (read-only) and "
+                                   "writes one self-contained HTML file (default: <state>/docs/site/index.html).")
+    p.add_argument("--out", metavar="DIR", help="folder for index.html")
+    p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("dashboard", parents=[common], help="serve the dashboard (Streamlit) on loopback",
+                       description="Starts the Streamlit dashboard on the published snapshot, read-only, bound to "
+                                   "127.0.0.1 unless --address says otherwise. No usage statistics are sent.")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--address", default="127.0.0.1", help="interface to bind (default: loopback only)")
+    p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("snapshots", parents=[common], help="published snapshots on disk")
+    p.set_defaults(func=cmd_snapshots)
 
     p = sub.add_parser("runs", parents=[common], help="recent runs: outcome and time")
     p.add_argument("--limit", type=int, default=20)

@@ -14,6 +14,7 @@ Environment variables (all optional):
 ``NEWSDESK_MAX_FILE_BYTES``   larger input files are quarantined; default 20 MiB
 ``NEWSDESK_NLP_BATCH``     articles per NLP chunk (bounds memory); default 2000
 ``NEWSDESK_NLP_PROCESSES`` spaCy worker processes; default 1
+``NEWSDESK_KEEP_SNAPSHOTS`` published snapshots kept besides the current one (for readers still on them); default 2
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Settings:
     max_file_bytes: int = 20 * 1024 * 1024
     nlp_batch_size: int = 2000
     nlp_processes: int = 1
+    keep_snapshots: int = 2
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -80,6 +82,7 @@ class Settings:
             "max_file_bytes": env.get("NEWSDESK_MAX_FILE_BYTES") or cls.max_file_bytes,
             "nlp_batch_size": env.get("NEWSDESK_NLP_BATCH") or cls.nlp_batch_size,
             "nlp_processes": env.get("NEWSDESK_NLP_PROCESSES") or cls.nlp_processes,
+            "keep_snapshots": env.get("NEWSDESK_KEEP_SNAPSHOTS") or cls.keep_snapshots,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls._coerce(values)
@@ -92,7 +95,10 @@ class Settings:
             raise ValueError(f"unknown settings {sorted(unknown)}")
         out: dict[str, Any] = {}
         for name, value in values.items():
-            if name in ("project_dir", "input_dir", "warehouse", "state_dir"):
+            if name == "warehouse":  # a symlink to the current snapshot: resolve its folder, not the link
+                path = Path(value).expanduser()
+                out[name] = path.parent.resolve() / path.name
+            elif name in ("project_dir", "input_dir", "state_dir"):
                 out[name] = Path(value).expanduser().resolve()
             else:
                 out[name] = int(value)

@@ -54,9 +54,14 @@ class DbtResult:
 
 
 def run_dbt(
-    command: list[str], *, project_dir: Path, database: Path, work_dir: Path, quiet: bool = True
+    command: list[str], *, project_dir: Path, database: Path, work_dir: Path, quiet: bool = True,
+    target: str | None = None, check: bool = True,
 ) -> DbtResult:
-    """Invoke ``dbt <command>`` on ``database``; raise :class:`DbtFailed` on any failure."""
+    """Invoke ``dbt <command>`` on ``database``; raise :class:`DbtFailed` on any failure.
+
+    ``check=False`` returns failing nodes in ``result.failures`` instead of raising (for
+    reports such as source freshness, which must not stop a run).
+    """
     from dbt.cli.main import dbtRunner  # heavy import, only in the task that needs it
 
     env_before = {k: os.environ.get(k) for k in [*DBT_ENV, "NEWSDESK_DBT_DATABASE"]}
@@ -69,6 +74,8 @@ def run_dbt(
         "--target-path", str(work_dir / "target"),
         "--log-path", str(work_dir / "logs"),
     ]
+    if target:
+        args += ["--target", target]
     if quiet:
         args = ["--quiet", *args]
     try:
@@ -93,6 +100,8 @@ def run_dbt(
             "failures": r.failures,
             "seconds": round(r.execution_time or 0.0, 3),
         }
+        if hasattr(r, "max_loaded_at"):  # source freshness results
+            node.update(max_loaded_at=str(r.max_loaded_at), age_hours=round((r.age or 0.0) / 3600, 2))
         result.nodes.append(node)
         if status in ("error", "fail", "runtime error"):
             result.failures.append(node)
@@ -100,6 +109,6 @@ def run_dbt(
             result.passed += 1
     if not res.success and not result.failures:
         result.failures.append({"name": "dbt", "status": "error", "message": "dbt reported failure"})
-    if result.failures:
+    if result.failures and check:
         raise DbtFailed(result.command, result.failures)
     return result

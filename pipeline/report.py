@@ -1,6 +1,6 @@
 """What a person reads after a run: counts, top actors and sources, stage timings.
 
-Everything is read from the *published* warehouse, opened read-only, so the summary shows
+Everything is read from the *published* snapshot, opened read-only, so the summary shows
 exactly what analysts and dashboards see.
 """
 
@@ -10,12 +10,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pipeline import warehouse
+from pipeline import snapshots, warehouse
 
 
 def warehouse_summary(path: Path, *, top: int = 8) -> dict[str, Any]:
     """Totals and top lists of the published warehouse."""
-    with warehouse.connect(path, read_only=True) as con:
+    with snapshots.connect_published(path) as con:
         def one(sql: str) -> object:
             return warehouse.scalar(con, sql)
 

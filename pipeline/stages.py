@@ -265,7 +265,20 @@ def dbt_build(manifest_path: str) -> str:
         tests = sum(1 for n in result.nodes if n["resource_type"] == "test")
         rec.count(models=models, tests=tests, passed=result.passed)
         rec.detail["slowest"] = sorted(result.nodes, key=lambda n: -n["seconds"])[:5]
+        rec.detail["freshness"] = source_freshness(m)
     return manifest_path
+
+
+def source_freshness(m: Manifest) -> list[dict[str, Any]]:
+    """``dbt source freshness`` on the work database, reported and never blocking.
+
+    Stale sources mean no new news came in, not that this batch is wrong: the result goes
+    to run_log (and the dashboard's health panel) instead of failing the run.
+    """
+    result = run_dbt(["source", "freshness"], project_dir=m.cfg.dbt_project_dir, database=m.work_db,
+                     work_dir=m.run_dir / "dbt", check=False)
+    keys = ("name", "status", "max_loaded_at", "age_hours", "message")
+    return [{k: n.get(k) for k in keys} for n in result.nodes]
 
 
 def validate_marts(manifest_path: str) -> str:
@@ -293,8 +306,9 @@ def publish(manifest_path: str) -> str:
                             "finished_at": datetime.now(UTC).isoformat(), "seconds": 0.0,
                             "rows": {"new_articles": new_articles}, "detail": {}, "error": None})
             warehouse.append_run_log(con, records)
-        warehouse.publish(m.work_db, cfg.warehouse, snapshot_id=m.batch_id, batch_id=m.batch_id,
-                          new_articles=new_articles)
+        rec.detail["snapshots"] = warehouse.publish(m.work_db, cfg.warehouse, snapshot_id=m.batch_id,
+                                                    batch_id=m.batch_id, new_articles=new_articles,
+                                                    keep=cfg.keep_snapshots)
         atomic_write_text(m.run_dir / OUTCOME, json.dumps(
             {"batch_id": m.batch_id, "status": "published", "at": datetime.now(UTC).isoformat()}))
     return manifest_path

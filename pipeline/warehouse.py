@@ -2,10 +2,11 @@
 
 DuckDB allows one writer process per file, and a reader cannot open a file another process
 is writing. So the file analysts and dashboards open (the *published* warehouse) is never
-written in place: each run copies it to a work database beside it, loads and builds there,
-and only when every validation has passed replaces the published file with one
-``os.replace`` (atomic on POSIX). Readers that already have the old file open keep reading
-their consistent snapshot; new readers see the new one. A failed run publishes nothing.
+written in place: each run copies the current snapshot to a work database, loads and builds
+there, and only when every validation has passed publishes it as a new read-only snapshot
+(see :mod:`pipeline.snapshots`: a new file, then an atomic swap of the warehouse symlink).
+Readers that already have the old snapshot open keep reading it; new readers see the new
+one. A failed run publishes nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipeline import schemas
+from pipeline import schemas, snapshots
 
 # Detail tables loaded by Python; dbt builds staging views and marts on top of them.
 TABLES: dict[str, dict[str, pl.DataType]] = {
@@ -123,7 +124,7 @@ def current_snapshot(warehouse: Path) -> str | None:
     """Id of the published snapshot, or None when nothing was published yet."""
     if not warehouse.exists():
         return None
-    with connect(warehouse, read_only=True) as con:
+    with snapshots.connect_published(warehouse) as con:
         return latest_snapshot(con) if _has_table(con, "publish_log") else None
 
 
@@ -131,7 +132,7 @@ def known_article_ids(warehouse: Path) -> pl.DataFrame:
     """article_id of everything already published (to skip it before any NLP is spent)."""
     if not warehouse.exists():
         return pl.DataFrame(schema={"article_id": pl.String})
-    with connect(warehouse, read_only=True) as con:
+    with snapshots.connect_published(warehouse) as con:
         if not _has_table(con, "articles"):
             return pl.DataFrame(schema={"article_id": pl.String})
         return query_frame(con, "SELECT article_id FROM articles")
@@ -147,7 +148,7 @@ def read_table(warehouse: Path, table: str) -> pl.DataFrame | None:
     """A whole (small) table of the published warehouse, or None if there is none yet."""
     if not warehouse.exists():
         return None
-    with connect(warehouse, read_only=True) as con:
+    with snapshots.connect_published(warehouse) as con:
         return query_frame(con, f"SELECT * FROM {table}") if _has_table(con, table) else None
 
 
@@ -160,9 +161,10 @@ def create_work_db(warehouse: Path, work_db: Path) -> None:
     """Start (or restart, on a retry) the run's work database from the published snapshot."""
     remove_db(work_db)
     work_db.parent.mkdir(parents=True, exist_ok=True)
-    if warehouse.exists():
+    published = snapshots.resolve(warehouse)
+    if published is not None:
         tmp = work_db.with_name(work_db.name + ".copying")
-        shutil.copyfile(warehouse, tmp)
+        shutil.copyfile(published, tmp)
         os.replace(tmp, work_db)
     with connect(work_db) as con:
         ensure_schema(con)
@@ -292,12 +294,14 @@ def latest_snapshot(con: duckdb.DuckDBPyConnection) -> str | None:
     return scalar(con, "SELECT snapshot_id FROM publish_log ORDER BY published_at DESC LIMIT 1")
 
 
-def publish(work_db: Path, warehouse: Path, *, snapshot_id: str, batch_id: str, new_articles: int) -> None:
-    """Stamp the work database as a snapshot and atomically make it the published warehouse.
+def publish(work_db: Path, warehouse: Path, *, snapshot_id: str, batch_id: str, new_articles: int,
+            keep: int = 2) -> dict[str, list[str]]:
+    """Stamp the work database as a snapshot, atomically make it the published one, prune old ones.
 
     The work database was copied from the snapshot recorded last in its publish_log; if the
     published file is no longer that snapshot, another run published meanwhile and swapping
-    this one in would silently drop that run's articles, so it refuses instead.
+    this one in would silently drop that run's articles, so it refuses instead. Returns
+    which snapshots were kept, removed, or left because a reader still has them open.
     """
     with connect(work_db) as con:
         base_snapshot = latest_snapshot(con)
@@ -314,19 +318,5 @@ def publish(work_db: Path, warehouse: Path, *, snapshot_id: str, batch_id: str, 
                 f"the published warehouse moved from {base_snapshot} to {now_published} while this run "
                 "was building; re-run to build on top of it"
             )
-        _fsync(work_db)
-        os.replace(work_db, warehouse)
-        _fsync_dir(warehouse.parent)
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        snapshots.install(work_db, warehouse, snapshot_id)
+        return snapshots.prune(warehouse, keep=keep).as_dict()
