@@ -5,7 +5,8 @@
 Systems compared in one run, on the same reconstructed document texts:
 
 * ``baseline``  spaCy ``en_core_web_sm`` out of the box (full pipeline), label mapping below;
-* ``ner_only``  newsdesk's spaCy step alone (NER only + span clean-up, ``entities.spacy_mentions``);
+* ``model``     newsdesk's NER model alone (``entities.load_nlp()``, raw spans, label mapping below);
+* ``ner_only``  newsdesk's spaCy step (the model + span clean-up, ``entities.spacy_mentions``);
 * ``newsdesk``  the full NLP stage (``run_nlp``: + per-article actors, type voting, re-found names).
 
 Label mapping (gold → eval type; system → eval type):
@@ -28,21 +29,23 @@ import polars as pl
 from bench.corpora import shared_data
 
 TYPES = ("PER", "ORG", "LOC")
-SPACY_TO_EVAL = {"PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC"}
+SPACY_TO_EVAL = {"PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC"}  # MISC dropped
 CONTRACT_TO_EVAL = {"PERSON": "PER", "ORG": "ORG", "LOC": "LOC"}
 
 Doc = tuple[str, str, set[tuple[int, int, str]]]  # (doc_id, text, gold spans)
 
 
-def _iob_spans(tags: list[str], offsets: list[tuple[int, int]]) -> set[tuple[int, int, str]]:
-    """IOB1/IOB2 tags -> (start, end, type) for PER/ORG/LOC."""
+def _iob_spans(
+    tags: list[str], offsets: list[tuple[int, int]], types: tuple[str, ...] = TYPES
+) -> set[tuple[int, int, str]]:
+    """IOB1/IOB2 tags -> (start, end, type) for ``types`` (PER/ORG/LOC unless told)."""
     spans: set[tuple[int, int, str]] = set()
     cur: list | None = None
     for tag, (s, e) in zip([*tags, "O"], [*offsets, (0, 0)], strict=True):
         kind = tag[2:] if len(tag) > 2 else None
         starts_new = tag == "O" or tag.startswith("B-") or cur is None or kind != cur[2]
         if starts_new:
-            if cur is not None and cur[2] in TYPES:
+            if cur is not None and cur[2] in types:
                 spans.add((cur[0], cur[1], cur[2]))
             cur = [s, e, kind] if tag != "O" else None
         else:
@@ -72,7 +75,7 @@ _NO_SPACE_BEFORE = {
 _NO_SPACE_AFTER = {"(", "[", "$"}
 
 
-def _build(doc_id: str, sents: list[list[tuple[str, str]]]) -> Doc:
+def _build(doc_id: str, sents: list[list[tuple[str, str]]], types: tuple[str, ...] = TYPES) -> Doc:
     """Lay a document out as news text: one sentence per line, light detokenisation.
 
     The files hold tokens, not text; spaCy is trained on running text, so "( Reuters )"
@@ -93,13 +96,14 @@ def _build(doc_id: str, sents: list[list[tuple[str, str]]]) -> Doc:
             tags.append(tag)
             offs.append((start, len(text)))
             prev = tok
-    return doc_id, text, _iob_spans(tags, offs)
+    return doc_id, text, _iob_spans(tags, offs, types)
 
 
-def read_conll(path: Path) -> list[Doc]:
+def read_conll(path: Path, types: tuple[str, ...] = TYPES) -> list[Doc]:
     """Documents of a CoNLL-style file (``-DOCSTART-`` separated; blank line between sentences).
 
     The last column is the IOB tag; ``conllpp.txt``'s start/end columns are not used.
+    ``types``: the gold types kept (``bench.train_ner`` also reads MISC).
     """
     docs: list[Doc] = []
     sents: list = []
@@ -112,7 +116,7 @@ def read_conll(path: Path) -> list[Doc]:
             sents.append(list(sent))
             sent.clear()
         if sents:
-            docs.append(_build(f"{path.stem}-{n}", sents))
+            docs.append(_build(f"{path.stem}-{n}", sents, types))
             n += 1
         sents = []
 
@@ -173,27 +177,34 @@ def _frame_to_sets(frame: pl.DataFrame, ids: list[str], label_col: str) -> list[
     return [by[i] for i in ids]
 
 
-def predict_newsdesk(ids: list[str], texts: list[str]) -> tuple[list[set], list[set]]:
+def predict_newsdesk(ids: list[str], texts: list[str]) -> tuple[list[set], list[set], list[set]]:
+    """(model alone, model + span clean-up, whole NLP stage) predictions."""
     from pipeline import entities
     from pipeline.nlp import run_nlp
 
     arts = pl.DataFrame({"article_id": ids, "text": texts})
+    model = [
+        {(s, e, SPACY_TO_EVAL[lab]) for s, e, lab in ents if lab in SPACY_TO_EVAL}
+        for ents in entities.model_entities(texts)
+    ]
     raw = entities.spacy_mentions(arts)
     res = run_nlp(arts)
-    return _frame_to_sets(raw, ids, "label"), _frame_to_sets(res.entity_mentions, ids, "label")
+    return model, _frame_to_sets(raw, ids, "label"), _frame_to_sets(res.entity_mentions, ids, "label")
 
 
-def evaluate(docs: list[Doc]) -> dict[str, dict]:
+def evaluate(docs: list[Doc], baseline: bool = True) -> dict[str, dict]:
     ids = [d[0] for d in docs]
     texts = [d[1] for d in docs]
     gold = [d[2] for d in docs]
     results = {}
     t = time.perf_counter()
-    results["baseline"] = score(gold, predict_baseline(texts))
+    if baseline:
+        results["baseline"] = score(gold, predict_baseline(texts))
     t_base = time.perf_counter() - t
     t = time.perf_counter()
-    raw, full = predict_newsdesk(ids, texts)
+    model, raw, full = predict_newsdesk(ids, texts)
     t_nd = time.perf_counter() - t
+    results["model"] = score(gold, model)
     results["ner_only"] = score(gold, raw)
     results["newsdesk"] = score(gold, full)
     results["_meta"] = {"docs": len(docs), "seconds_baseline": t_base, "seconds_newsdesk": t_nd}
@@ -207,7 +218,9 @@ def table(name: str, res: dict) -> str:
         "| system | PER P/R/F1 | ORG P/R/F1 | LOC P/R/F1 | micro P/R/F1 |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for sys_name in ("baseline", "ner_only", "newsdesk"):
+    for sys_name in ("baseline", "model", "ner_only", "newsdesk"):
+        if sys_name not in res:
+            continue
         cells = ["{p:.3f} / {r:.3f} / **{f1:.3f}**".format(**res[sys_name][t]) for t in (*TYPES, "micro")]
         lines.append(f"| {sys_name} | " + " | ".join(cells) + " |")
     sup = res["newsdesk"]
@@ -220,10 +233,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=None, help="first N documents of each dataset")
     ap.add_argument("--json", type=Path, default=None, help="write the numbers here")
+    ap.add_argument("--no-baseline", action="store_true", help="newsdesk systems only (model development)")
     args = ap.parse_args(argv)
     all_res = {}
     for name, docs in datasets(shared_data()).items():
-        res = evaluate(docs[: args.limit] if args.limit else docs)
+        res = evaluate(docs[: args.limit] if args.limit else docs, baseline=not args.no_baseline)
         all_res[name] = res
         print(table(name, res), "\n", flush=True)
     if args.json:

@@ -110,13 +110,16 @@ class Pred:
     end: int
     speaker_span: tuple[int, int] | None
     speaker_mentions: list[tuple[int, int]]  # every mention of the speaker's actor
+    attribution: str | None = None
+    speaker: str | None = None
 
 
 def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
     return max(0, min(a[1], b[1]) - max(a[0], b[0]))
 
 
-def score(articles: list[Article], preds: list[list[Pred]]) -> dict[str, float]:
+def score(articles: list[Article], preds: list[list[Pred]], errors: list[dict] | None = None) -> dict[str, float]:
+    """Content P/R/F1 and speaker accuracy; ``errors`` (if given) collects wrong speakers."""
     n_gold = n_pred = exact = over = spk_ok = 0
     for art, pr in zip(articles, preds, strict=True):
         n_gold += len(art.quotes)
@@ -141,6 +144,8 @@ def score(articles: list[Article], preds: list[list[Pred]]) -> dict[str, float]:
                     for src in g.sources
                 ):
                     spk_ok += 1
+                elif errors is not None:
+                    errors.append(_error_row(art, p, g))
 
     def prf(tp: int) -> dict[str, float]:
         p = tp / n_pred if n_pred else 0.0
@@ -154,6 +159,21 @@ def score(articles: list[Article], preds: list[list[Pred]]) -> dict[str, float]:
         "overlap": prf(over),
         "speaker_acc": spk_ok / over if over else 0.0,
         "speaker_acc_of_gold": spk_ok / n_gold if n_gold else 0.0,
+    }
+
+
+def _error_row(art: Article, p: Pred, g: GoldQuote) -> dict:
+    """One wrong speaker, with enough context to see why."""
+    ctx_s = max(0, min(p.start, *(s for s, _ in g.sources or [(p.start, 0)])) - 150)
+    ctx_e = min(len(art.text), max(p.end, *(e for _, e in g.sources or [(0, p.end)])) + 100)
+    return {
+        "article_id": art.doc_id,
+        "quote": art.text[p.start : p.end][:80],
+        "gold_source": " | ".join(art.text[s:e] for s, e in g.sources),
+        "predicted": art.text[p.speaker_span[0] : p.speaker_span[1]] if p.speaker_span else None,
+        "attribution": p.attribution,
+        "speaker": p.speaker,
+        "context": art.text[ctx_s:ctx_e].replace("\n", " ⏎ "),
     }
 
 
@@ -187,11 +207,11 @@ def predict_newsdesk(articles: list[Article]) -> tuple[list[list[Pred]], pl.Data
     for a, s, e, actor in res.entity_mentions.select("article_id", "start", "end", "actor").iter_rows():
         mentions.setdefault((a, actor), []).append((s, e))
     by: dict[str, list[Pred]] = {a.doc_id: [] for a in articles}
-    for a, s, e, spk, ss, se in res.quotes.select(
-        "article_id", "start", "end", "speaker", "speaker_start", "speaker_end"
+    for a, s, e, spk, ss, se, kind in res.quotes.select(
+        "article_id", "start", "end", "speaker", "speaker_start", "speaker_end", "attribution"
     ).iter_rows():
         span = (ss, se) if ss is not None else None
-        by[a].append(Pred(s, e, span, mentions.get((a, spk), []) if spk else []))
+        by[a].append(Pred(s, e, span, mentions.get((a, spk), []) if spk else [], kind, spk))
     return [by[a.doc_id] for a in articles], res.quotes
 
 
@@ -201,14 +221,17 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--dump", type=Path, default=None, help="write newsdesk quotes + gold for error analysis")
+    ap.add_argument("--errors", type=Path, default=None, help="write newsdesk's wrong speakers (JSON lines)")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the baseline (error analysis only)")
     args = ap.parse_args(argv)
     articles = read_split(shared_data(), args.split)[: args.limit]
     t = time.perf_counter()
-    base = score(articles, predict_baseline(articles))
+    base = score(articles, [[] for _ in articles] if args.no_baseline else predict_baseline(articles))
     t_base = time.perf_counter() - t
     t = time.perf_counter()
     preds, frame = predict_newsdesk(articles)
-    nd = score(articles, preds)
+    errors: list[dict] = []
+    nd = score(articles, preds, errors)
     t_nd = time.perf_counter() - t
     res = {"split": args.split, "articles": len(articles), "baseline": base, "newsdesk": nd,
            "seconds": {"baseline": t_base, "newsdesk": t_nd}}  # fmt: skip
@@ -225,6 +248,8 @@ def main(argv: list[str] | None = None) -> dict:
         )
     if args.json:
         args.json.write_text(json.dumps(res, indent=2))
+    if args.errors:
+        args.errors.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in errors))
     if args.dump:
         gold = [
             {"article_id": a.doc_id, "start": q.start, "end": q.end, "sources": str(q.sources)}

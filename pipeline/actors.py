@@ -70,6 +70,14 @@ _ALIAS_STOP = {
     "president", "mr", "mrs", "ms", "dr", "new", "north", "south", "east", "west",
 }  # fmt: skip
 
+# Last words that only organisations end with (unlike "Court", "Church", "Post": surnames too).
+_ORG_HEADS = {
+    "group", "inc", "corp", "corporation", "ltd", "plc", "llc", "company", "university", "college",
+    "association", "ministry", "department", "committee", "commission", "council", "agency", "institute",
+    "foundation", "federation", "bureau", "airlines", "airways", "holdings", "technologies", "systems",
+    "motors", "party", "bank", "network", "club",
+}  # fmt: skip
+_MEDIUM_BEFORE = re.compile(r"\b(?:on|via)\s+$")
 _POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
 _LEADING_THE = re.compile(r"^the\s+", re.IGNORECASE)
 
@@ -138,11 +146,17 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict]) -
 
     # 2. Person evidence per name: model votes, plus shape+context for ORG-tagged names.
     full_persons: dict[str, str] = {}  # key -> full name, multi-word person names
+    # a multi-word name is a person's name when the model tags it PERSON at least as often
+    # as anything else in the article (one stray PERSON tag on "Air France" is not enough)
+    key_votes: dict[str, Counter] = {}
+    for m in mentions:
+        key_votes.setdefault(name_key(m["name"]), Counter())[m["label"]] += 1
     for m in mentions:
         toks = m["name"].split()
         if len(toks) < 2:
             continue
-        person_like = m["label"] == "PERSON" or (
+        kv = key_votes[name_key(m["name"])]
+        person_like = kv["PERSON"] >= max(kv["ORG"], kv["LOC"]) or (
             m["label"] == "ORG"
             and _looks_like_person_name(m["name"])
             and _surname_reused(text, toks[-1], m["end"])
@@ -206,19 +220,28 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict]) -
             actor_name = m["name"]
         akey = name_key(actor_name)
         actor = actors.setdefault(akey, _Actor(name=actor_name, key=akey))
-        actor.votes[m["label"]] += 1
-        if is_person_name:
-            actor.votes["PERSON_NAME"] += 1
+        label = m["label"]
+        if (
+            label == "PERSON"
+            and not is_person_name
+            and len(toks) == 1
+            and _MEDIUM_BEFORE.search(text[max(0, m["start"] - 8) : m["start"]])
+        ):
+            # "wrote on Telegram", "posted on Twitter": a one-word name one writes *on* is a
+            # platform, not a person (a person's surname would be known from a full name)
+            label = "ORG"
+        if label == "PERSON" and len(toks) > 1 and toks[-1] in _ORG_HEADS:
+            label = "ORG"  # "Liggett Group", "Boston University": the head word says organisation
+        if is_person_name and len(toks) == 1:
+            label = "PERSON"  # a surname of a person named in full in the article ("Trump")
+        actor.votes[label] += 1
         actor.surface[_with_masthead_article(text, m)] += 1
         m["_akey"] = akey
 
-    # 5. Type of each actor by vote: a name that is a person's name is a person.
+    # 5. Type of each actor by majority vote (ties: person).  Surnames linked to a full
+    #    name voted PERSON above, which is what fixes "Trump" tagged ORG half the time.
     for actor in actors.values():
-        if actor.votes["PERSON_NAME"]:
-            actor_label = "PERSON"
-        else:
-            best = max(("PERSON", "ORG", "LOC"), key=lambda lab: (actor.votes[lab], lab == "PERSON"))
-            actor_label = best
+        actor_label = max(("PERSON", "ORG", "LOC"), key=lambda lab: (actor.votes[lab], lab == "PERSON"))
         actor.name = actor.name if actor_label == "PERSON" else actor.surface.most_common(1)[0][0]
         if actor_label == "ORG":
             last = actor.key.split()[-1] if actor.key else ""
@@ -295,9 +318,7 @@ def canonicalise(mentions: pl.DataFrame, articles: pl.DataFrame) -> pl.DataFrame
     )
     info = {r[0]: (r[1], r[2]) for r in arts.iter_rows()}
     rows: list[dict] = []
-    for (art_id,), part in mentions.sort("article_id", "start", "end").group_by(
-        "article_id", maintain_order=True
-    ):
+    for (art_id,), part in mentions.sort("article_id", "start", "end").group_by("article_id", maintain_order=True):
         text, outlet = info[art_id]
         rows.extend(_canonicalise_article(text, outlet, part.to_dicts()))
     return (
@@ -437,9 +458,7 @@ def assign_actor_ids(
             (pl.col("_skey") == pl.col("_akey")).any().alias("_is_name"),
         )
         .rename({"_skey": "alias_key"})
-        .with_columns(
-            (pl.col("_is_name") & pl.col("actor_id").is_in(sorted(full_names))).alias("is_full_name")
-        )
+        .with_columns((pl.col("_is_name") & pl.col("actor_id").is_in(sorted(full_names))).alias("is_full_name"))
         .sort("alias_key", "actor_type", "actor_id")
     )
     return (

@@ -22,6 +22,7 @@ examples:
   newsdesk run ~/news --warehouse /data/news.duckdb
   newsdesk summary                  totals, top actors and sources of the published warehouse
   newsdesk sql "SELECT * FROM quote_counts_per_source ORDER BY quotes DESC LIMIT 10"
+  newsdesk backfill --from 2026-11-01 --to 2026-11-07   one run per nightly interval, oldest first
   newsdesk shell                    interactive SQL on the published snapshot (.tables, .schema T)
   newsdesk dashboard                the dashboard on http://127.0.0.1:8501 (read-only)
   newsdesk export --to out/         every mart as Parquet
@@ -58,8 +59,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.runs import Manifest
 
     settings = _settings(args)
-    if not settings.input_dir.is_dir():
+    if not settings.input_dir.exists():
         print(f"newsdesk: input folder {settings.input_dir} does not exist", file=sys.stderr)
+        return 2
+    try:  # a broken sources.yaml is reported before Airflow starts
+        from pipeline.sources import load_sources
+
+        load_sources(settings.input_dir)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"newsdesk: {exc}", file=sys.stderr)
         return 2
     _progress_logging(args.verbose)
     logical_date = datetime.fromisoformat(args.date).replace(tzinfo=UTC) if args.date else None
@@ -94,6 +102,40 @@ def _find_run_dir(settings: Settings, run_id: str) -> Path | None:
         if json.loads(manifest.read_text()).get("run_id") == run_id:
             return manifest.parent
     return None
+
+
+def _instant(text: str) -> datetime:
+    """``YYYY-MM-DD`` (midnight UTC) or an ISO timestamp, read as Airflow's backfill reads dates."""
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """The CLI twin of ``airflow backfill create``: one dag.test run per scheduled interval."""
+    from pipeline import airflow_runner
+
+    settings = _settings(args)
+    if not settings.input_dir.exists():
+        print(f"newsdesk: input {settings.input_dir} does not exist", file=sys.stderr)
+        return 2
+    _progress_logging(args.verbose)
+    start, end = _instant(args.start), _instant(args.end)
+    intervals = airflow_runner.backfill_intervals(settings, start, end)
+    print(f"newsdesk: backfilling {len(intervals)} interval(s) of {airflow_runner.DAG_ID} "
+          f"with logical dates in [{start.isoformat()}, {end.isoformat()}]", file=sys.stderr)
+    if args.dry_run:
+        for a, b in intervals:
+            print(f"  {a.isoformat()} -> {b.isoformat()}")
+        return 0
+    results = airflow_runner.run_backfill(settings, start, end, quiet=not args.verbose)
+    for r in results:
+        print(f"  {r['interval'][0]} -> {r['interval'][1]}  {r['state']:<8} {r['run_id']}")
+    failed = [r for r in results if r["state"] != "success"]
+    if failed:
+        print(f"newsdesk: stopped at the failed interval {failed[0]['interval']}; fix it and run the same "
+              "backfill again (finished intervals are no-ops)", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
@@ -291,11 +333,27 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run the newsdesk_nightly DAG once through Airflow (dag.test on a SQLite "
                                    "metadata DB in the state folder): ingest, validate, NLP, load, dbt build, "
                                    "validate marts, publish. Prints a summary; exit code 1 if the run failed.")
-    p.add_argument("input_dir", nargs="?", help="folder of .txt/.json/.jsonl articles (default: seeds/)")
+    p.add_argument("input_dir", nargs="?", help="folder of articles (.txt .json .jsonl .csv .html .xml/.rss/.atom "
+                                                ".warc[.gz]) or a sources.yaml (default: seeds/)")
     p.add_argument("--date", help="logical date of the run (YYYY-MM-DD[THH:MM]); default: now")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="show Airflow's own logs too")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("backfill", parents=[common], help="run the DAG once per nightly interval in a date range",
+                       description="Runs newsdesk_nightly through dag.test once per scheduled data interval whose "
+                                   "logical date lies in [--from, --to] (dates are midnight UTC, as for Airflow's "
+                                   "backfill), oldest first; each run "
+                                   "takes the inputs modified before its interval's end that no earlier run read. "
+                                   "Re-running a range is a no-op for intervals already published. Under a real "
+                                   "scheduler the same is `newsdesk airflow backfill create --dag-id "
+                                   "newsdesk_nightly --from-date ... --to-date ...`.")
+    p.add_argument("input_dir", nargs="?", help="input folder or sources.yaml (default: NEWSDESK_INPUT)")
+    p.add_argument("--from", dest="start", required=True, help="first logical date (YYYY-MM-DD or ISO time)")
+    p.add_argument("--to", dest="end", required=True, help="latest logical date (inclusive instant)")
+    p.add_argument("--dry-run", action="store_true", help="list the intervals, run nothing")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=cmd_backfill)
 
     p = sub.add_parser("summary", parents=[common], help="totals and top lists of the published warehouse")
     p.add_argument("--top", type=int, default=10)
@@ -346,7 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("airflow", parents=[common], help="any airflow command with newsdesk's environment",
                        description="Runs `airflow ARGS` with AIRFLOW_HOME, the dags folder and the NEWSDESK_* "
                                    "settings of this project, e.g. `newsdesk airflow standalone` or "
-                                   "`newsdesk airflow dags backfill newsdesk_nightly --from-date ... --to-date ...`.")
+                                   "`newsdesk airflow backfill create --dag-id newsdesk_nightly "
+                                   "--from-date ... --to-date ...` (a scheduler runs the backfill; "
+                                   "`newsdesk backfill` runs the same intervals at once).")
     p.add_argument("airflow_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_airflow)
     return parser

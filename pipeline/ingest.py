@@ -1,24 +1,25 @@
-"""Read every article file under an input folder into the ARTICLES contract.
+"""Read the sources (folders, feeds) into candidate articles, quarantine rows and a manifest.
 
-Each input either becomes an article row or a QUARANTINE row with a reason: nothing is
-dropped without a trace. Formats:
+Each input either becomes article rows or QUARANTINE rows with a reason: nothing is
+dropped without a trace, and no bad input stops the run. Formats (one small module each
+under ``pipeline/formats``): ``.txt``, ``.json`` (an object, a list, or a JSON Feed),
+``.jsonl``, ``.csv``, ``.html``/``.htm`` (trafilatura), ``.xml``/``.rss``/``.atom`` (feeds,
+feedparser behind defusedxml), ``.warc``/``.warc.gz`` (warcio).
 
-* ``.txt`` — line 1 headline; if line 2 is not blank it is the standfirst (the sample
-  article's layout), otherwise there is none (the BBC corpus layout); then one paragraph
-  per line.
-* ``.json`` — one object, or a list of objects; ``.jsonl`` — one object per line.
-  Fields: ``title`` and ``body`` (required), ``id``, ``url``, ``outlet``, ``published_at``,
-  ``standfirst`` (optional).
+Incremental reading: ``seen`` is the warehouse's manifest of inputs already read (size,
+modification time, SHA-256). An input whose size and mtime are unchanged is not opened; one
+whose bytes hash to what was read before is not parsed. An input modified at or after the
+run's ``cutoff`` (its data interval's end) belongs to a later interval and waits for it.
 
-The ``article_id`` is a hash of the canonical URL when there is one, else of the
-normalised title and body, so the same story read twice gets the same id and loading it
-again adds nothing.
+The ``article_id`` is a hash of the canonical URL when there is one, else of the source
+and the id the input gives, else of the normalised title and body, so the same story read
+twice gets the same id. Duplicates are resolved afterwards (``pipeline.dedup``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import logging
 import os
 import re
 import unicodedata
@@ -27,171 +28,271 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import polars as pl
 
 from pipeline import schemas
+from pipeline.dedup import canonical_url
+from pipeline.formats import feeds, records
+from pipeline.formats.base import Item, RawArticle, Refused, Rejection
+from pipeline.formats.decode import decode_bytes
+from pipeline.sources import CONFIG_NAMES, Source
 
-SUPPORTED_SUFFIXES = (".txt", ".json", ".jsonl")
+__all__ = ["IngestResult", "RawArticle", "Rejection", "canonical_url", "ingest_sources", "quarantine_frame"]
+
+FORMATS = {
+    ".txt": "txt", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv",
+    ".html": "html", ".htm": "html", ".html.gz": "html.gz", ".htm.gz": "html.gz",
+    ".xml": "feed", ".rss": "feed", ".atom": "feed",
+    ".warc": "warc", ".warc.gz": "warc",
+}
 FUTURE_TOLERANCE = timedelta(days=1)  # clocks and time zones of publishers differ a little
-_TRACKING_PARAM = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid|smid)$", re.I)
+MAX_PARAGRAPH_CHARS = 100_000  # one "paragraph" longer than this is a broken file, not prose
+FETCH_TIMEOUT_SECONDS = 20
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
 
-
-@dataclass
-class Rejection:
-    """An input that could not become an article, with a machine code and an explanation."""
-
-    input: str
-    reason: str
-    detail: str
-    article_id: str | None = None
-
-
-@dataclass
-class RawArticle:
-    """One article as read from a file, before normalisation."""
-
-    source_path: str
-    source_format: str
-    title: str | None
-    body: str | None
-    standfirst: str | None = None
-    url: str | None = None
-    outlet: str | None = None
-    published_at: str | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+log = logging.getLogger("newsdesk")
 
 
 # ---------------------------------------------------------------------------------------
-# Finding and decoding files
+# Listing inputs
 # ---------------------------------------------------------------------------------------
 
 
-def iter_input_files(input_dir: Path) -> Iterator[tuple[Path, str]]:
-    """Yield ``(path, relative name)`` of every regular file under ``input_dir``, sorted.
+def format_of(name: str) -> str | None:
+    lower = name.lower()
+    return next((fmt for suffix, fmt in sorted(FORMATS.items(), key=lambda kv: -len(kv[0]))
+                 if lower.endswith(suffix)), None)
 
-    Hidden files and folders (``.git``, editor droppings) are skipped; everything else is
-    yielded, including unsupported formats, so the caller can quarantine them visibly.
+
+def iter_input_files(root: Path) -> Iterator[tuple[Path, str]]:
+    """Yield ``(path, relative name)`` of every file under ``root`` (or ``root`` itself), sorted.
+
+    Hidden files and folders (``.git``, editor droppings) and the source config are skipped;
+    everything else is yielded, including unsupported formats, so they are quarantined
+    visibly. Symlinks are yielded as they are: ``read_input`` refuses the ones that leave
+    the folder.
     """
-    root = input_dir.resolve()
+    if root.is_file():
+        yield root, root.name
+        return
+    root = root.resolve()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
-            if name.startswith("."):
+            if name.startswith(".") or (Path(dirpath) == root and name in CONFIG_NAMES):
                 continue
             path = Path(dirpath) / name
             yield path, path.relative_to(root).as_posix()
 
 
-def decode_text(data: bytes) -> str:
-    """Decode UTF-8 (with or without BOM) strictly; raise ``UnicodeDecodeError`` otherwise."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    return data.decode("utf-8")
+# ---------------------------------------------------------------------------------------
+# Reading one input
+# ---------------------------------------------------------------------------------------
 
 
-def looks_binary(text: str) -> bool:
-    """NUL bytes, or more than a few control characters, mean this is not prose."""
-    sample = text[:65536]
-    return "\x00" in sample or len(_CONTROL.findall(sample)) > max(8, len(sample) // 1000)
+@dataclass
+class InputRecord:
+    """What the manifest remembers of one input read in this run."""
+
+    source: str
+    input: str
+    size: int | None
+    mtime: datetime | None
+    sha256: str | None
+    encoding: str | None = None
+    articles: int = 0
+    rejected: int = 0
 
 
-def read_input(path: Path, rel: str, input_root: Path, max_bytes: int) -> list[RawArticle | Rejection]:
-    """Read one file into raw articles, or rejections that say why not."""
-    suffix = path.suffix.lower()
-    try:
-        real = path.resolve(strict=True)
-    except OSError as exc:  # dangling symlink, permission...
-        return [Rejection(rel, "unreadable", f"cannot resolve file: {exc}")]
-    if not real.is_relative_to(input_root.resolve()):
-        return [Rejection(rel, "outside_input_dir", f"resolves to {real}, outside the input folder")]
-    if suffix not in SUPPORTED_SUFFIXES:
-        return [Rejection(rel, "unsupported_format",
-                          f"suffix {suffix or '(none)'!r} is not one of {SUPPORTED_SUFFIXES}")]
-    size = real.stat().st_size
-    if size == 0:
-        return [Rejection(rel, "empty_file", "file has zero bytes")]
-    if size > max_bytes:
-        return [Rejection(rel, "file_too_large", f"{size} bytes exceeds the limit of {max_bytes}")]
-    data = real.read_bytes()
-    try:
-        text = decode_text(data)
-    except UnicodeDecodeError as exc:
-        return [Rejection(rel, "bad_encoding", f"not valid UTF-8 at byte {exc.start}: {exc.reason}")]
-    if looks_binary(text):
-        return [Rejection(rel, "binary_content", "file holds NUL or control bytes: not a text article")]
+@dataclass
+class ReadStats:
+    inputs: int = 0
+    unchanged: int = 0  # size and mtime as last read: not opened
+    unchanged_content: int = 0  # touched, same bytes: not parsed
+    deferred: int = 0  # modified at/after the cutoff: left for a later interval
+    read: int = 0
+    by_format: dict[str, int] = field(default_factory=dict)
+
+
+def parse_bytes(data: bytes, fmt: str, where: str, source: Source,
+                resolve_link: feeds.LinkResolver | None) -> tuple[list[Item], str | None]:
+    """Parse one input's bytes in format ``fmt``; return items and the text encoding used."""
+    from pipeline.formats import html, warc
+
+    if fmt == "html.gz":
+        data, fmt = gunzip_capped(data), "html"
+    if fmt == "html":
+        return [html.extract_page(data, where)], None
+    if fmt == "warc":
+        return list(warc.iter_warc(data, where)), None
+    if fmt == "feed":
+        return list(feeds.parse_feed(data, where, resolve_link)), None
+    decoded = decode_bytes(data, source.encoding)
+    text = decoded.text
     if not text.strip():
-        return [Rejection(rel, "empty_file", "file holds only white space")]
-    if suffix == ".txt":
-        return [parse_txt(text, rel)]
-    if suffix == ".json":
-        return list(parse_json(text, rel))
-    return list(parse_jsonl(text, rel))
+        raise Refused("empty_file", "the file holds only white space")
+    if fmt == "txt":
+        return [records.parse_txt(text, where)], decoded.encoding
+    if fmt == "jsonl":
+        return list(records.parse_jsonl(text, where)), decoded.encoding
+    if fmt == "csv":
+        return list(records.parse_csv(text, where)), decoded.encoding
+    import json
 
-
-def parse_txt(text: str, rel: str) -> RawArticle:
-    """Headline, optional standfirst, paragraphs (see the module docstring)."""
-    lines = text.splitlines()
-    while lines and not lines[0].strip():
-        lines.pop(0)
-    title = lines[0] if lines else None
-    rest = lines[1:]
-    standfirst = None
-    if rest and rest[0].strip():
-        standfirst, rest = rest[0], rest[1:]
-    return RawArticle(
-        source_path=rel, source_format="txt", title=title, standfirst=standfirst, body="\n".join(rest)
-    )
-
-
-def _from_object(obj: object, where: str, fmt: str) -> RawArticle | Rejection:
-    if not isinstance(obj, dict):
-        return Rejection(where, "not_an_object", f"expected a JSON object, got {type(obj).__name__}")
-
-    def text_field(name: str) -> str | None:
-        value = obj.get(name)
-        if value is None:
-            return None
-        return value if isinstance(value, str) else str(value)
-
-    return RawArticle(
-        source_path=where,
-        source_format=fmt,
-        title=text_field("title"),
-        body=text_field("body"),
-        standfirst=text_field("standfirst"),
-        url=text_field("url"),
-        outlet=text_field("outlet"),
-        published_at=text_field("published_at"),
-        extra={"id": obj.get("id")} if obj.get("id") is not None else {},
-    )
-
-
-def parse_json(text: str, rel: str) -> Iterator[RawArticle | Rejection]:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        yield Rejection(rel, "invalid_json", f"line {exc.lineno} column {exc.colno}: {exc.msg}")
-        return
-    items = data if isinstance(data, list) else [data]
-    for i, obj in enumerate(items):
-        yield _from_object(obj, f"{rel}#{i}" if isinstance(data, list) else rel, "json")
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        return list(records.parse_json(text, where)), decoded.encoding  # reports the error
+    if feeds.is_json_feed(obj):
+        return list(feeds.parse_json_feed(obj, where, resolve_link)), decoded.encoding
+    return list(records.parse_json(text, where)), decoded.encoding
 
 
-def parse_jsonl(text: str, rel: str) -> Iterator[RawArticle | Rejection]:
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{rel}:{lineno}"
+MAX_GUNZIP_RATIO = 100  # a 1 MB .gz that inflates past 100 MB (or the size limit) is a bomb, not a page
+
+
+def gunzip_capped(data: bytes, limit: int = 50 * 1024 * 1024) -> bytes:
+    """Decompress a gzipped page, refusing archives that inflate past a limit (gzip bombs)."""
+    import zlib
+
+    cap = min(limit, max(len(data) * MAX_GUNZIP_RATIO, 1024 * 1024))
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, cap + 1)
+    except zlib.error as exc:
+        raise Refused("invalid_gzip", f"not a readable gzip file: {exc}") from exc
+    if len(out) > cap:
+        raise Refused("file_too_large", f"inflates past {cap} bytes (a gzip bomb or not a single page)")
+    return out
+
+
+def fetch_url(url: str, max_bytes: int) -> bytes:
+    """GET an http(s) URL with a timeout and a size cap (for feeds and their pages)."""
+    import urllib.request
+
+    if not url.startswith(("http://", "https://")):
+        raise Refused("unsupported_url", f"only http(s) URLs are fetched, not {url!r}")
+    req = urllib.request.Request(url, headers={"User-Agent": "newsdesk-ingest/0.1"})
+    try:
+        with urllib.request.urlopen(req, timeout=FETCH_TIMEOUT_SECONDS) as resp:
+            data = resp.read(max_bytes + 1)
+    except OSError as exc:  # URLError, HTTPError, timeouts
+        raise Refused("fetch_failed", f"could not fetch {url}: {exc}") from exc
+    if len(data) > max_bytes:
+        raise Refused("file_too_large", f"{url} is over the limit of {max_bytes} bytes")
+    return data
+
+
+def page_fetcher(source: Source, max_bytes: int) -> feeds.LinkResolver | None:
+    """Resolver of summary-only feed items' links, when the source allows fetching."""
+    if not source.fetch_pages:
+        return None
+    from pipeline.formats.html import extract_page
+
+    def resolve(link: str) -> RawArticle | None:
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield Rejection(where, "invalid_json", f"column {exc.colno}: {exc.msg}")
+            return extract_page(fetch_url(link, max_bytes), link, url=link)
+        except Refused as exc:
+            log.info("feed link %s not resolved: %s", link, exc)
+            return None
+
+    return resolve
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _mtime(st: os.stat_result) -> datetime:
+    """Modification time to the microsecond, exactly (no float rounding: it is compared later)."""
+    return _EPOCH + timedelta(microseconds=st.st_mtime_ns // 1000)
+
+
+def read_source(source: Source, *, seen: dict[tuple[str, str], dict], cutoff: datetime | None,
+                max_file_bytes: int, stats: ReadStats) -> Iterator[tuple[InputRecord | None, list[Item]]]:
+    """Yield ``(manifest record, items)`` for each input of ``source`` that needs reading."""
+    resolver = page_fetcher(source, max_file_bytes)
+    if source.feed_url:
+        stats.inputs += 1
+        where = source.label(source.feed_url)
+        try:
+            data = fetch_url(source.feed_url, max_file_bytes)
+        except Refused as exc:
+            yield None, [Rejection(where, exc.reason, exc.detail)]
+            return
+        rec = InputRecord(source.name, source.feed_url, len(data), None, hashlib.sha256(data).hexdigest())
+        last = seen.get((source.name, source.feed_url))
+        if last and last["sha256"] == rec.sha256:
+            stats.unchanged_content += 1
+            return
+        stats.read += 1
+        yield rec, _parse_guarded(data, "feed", where, source, resolver, rec)
+        return
+    assert source.path is not None
+    root = source.path if source.path.is_dir() else source.path.parent
+    for path, rel in iter_input_files(source.path):
+        if not source.wants(rel):  # excluded by the source's include patterns
             continue
-        yield _from_object(obj, where, "jsonl")
+        stats.inputs += 1
+        where = source.label(rel)
+        fmt = format_of(rel)
+        if source.is_feed and fmt != "json":  # a JSON Feed is recognised inside the JSON reader
+            fmt = "feed"
+        try:
+            real = path.resolve(strict=True)
+        except (OSError, RuntimeError) as exc:  # dangling symlink, loop, permission
+            yield None, [Rejection(where, "unreadable", f"cannot resolve file: {exc}")]
+            continue
+        if not real.is_relative_to(root.resolve()):
+            yield None, [Rejection(where, "outside_input_dir",
+                                   f"resolves to {real}, outside the input folder {root} (symlink or '..')")]
+            continue
+        if fmt is None:
+            yield None, [Rejection(where, "unsupported_format",
+                                   f"{Path(rel).suffix or '(no suffix)'!r} is not one of {sorted(FORMATS)}")]
+            continue
+        st = real.stat()
+        mtime = _mtime(st)
+        last = seen.get((source.name, rel))
+        if last and last["size"] == st.st_size and last["mtime"] == mtime:
+            stats.unchanged += 1
+            continue
+        if cutoff is not None and mtime >= cutoff:
+            stats.deferred += 1
+            continue
+        rec = InputRecord(source.name, rel, st.st_size, mtime, None)
+        if st.st_size == 0:
+            yield rec, [Rejection(where, "empty_file", "the file has zero bytes")]
+            continue
+        if st.st_size > max_file_bytes:
+            yield rec, [Rejection(where, "file_too_large",
+                                  f"{st.st_size} bytes exceeds the limit of {max_file_bytes} "
+                                  "(NEWSDESK_MAX_FILE_BYTES)")]
+            continue
+        data = real.read_bytes()
+        rec.sha256 = hashlib.sha256(data).hexdigest()
+        if last and last["sha256"] == rec.sha256:
+            stats.unchanged_content += 1
+            continue
+        stats.read += 1
+        stats.by_format[fmt] = stats.by_format.get(fmt, 0) + 1
+        yield rec, _parse_guarded(data, fmt, where, source, resolver, rec)
+
+
+def _parse_guarded(data: bytes, fmt: str, where: str, source: Source, resolver: feeds.LinkResolver | None,
+                   rec: InputRecord) -> list[Item]:
+    """Parse, turning a refusal — or any unexpected parser error — into a rejection."""
+    try:
+        items, rec.encoding = parse_bytes(data, fmt, where, source, resolver)
+        return items
+    except Refused as exc:
+        return [Rejection(where, exc.reason, exc.detail)]
+    except RecursionError:
+        return [Rejection(where, "parser_error", "nesting too deep for the parser")]
+    except Exception as exc:  # a parser bug on one file must not stop the night's run
+        log.warning("parser error on %s: %s", where, exc, exc_info=True)
+        return [Rejection(where, "parser_error", f"{type(exc).__name__}: {exc}"[:2000])]
 
 
 # ---------------------------------------------------------------------------------------
@@ -211,18 +312,6 @@ def clean_paragraphs(text: str | None) -> str:
     if not text:
         return ""
     return "\n".join(p for p in (clean_line(x) for x in text.splitlines()) if p)
-
-
-def canonical_url(url: str | None) -> str | None:
-    """Lower-case scheme and host, no fragment, no tracking parameters, no trailing slash."""
-    if not url or not url.strip():
-        return None
-    parts = urlsplit(url.strip())
-    if not parts.scheme or not parts.netloc:
-        return None
-    query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query) if not _TRACKING_PARAM.match(k)))
-    path = parts.path.rstrip("/") or "/"
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, query, ""))
 
 
 def sha256(text: str) -> str:
@@ -249,15 +338,39 @@ def parse_published(value: str | None, now: datetime) -> datetime | None:
     return parsed
 
 
-def normalise(raw: RawArticle, batch_id: str, now: datetime) -> dict[str, object] | Rejection:
-    """Turn a raw article into an ARTICLES row, or say why it cannot be one."""
+_LANGID = None
+
+
+def identify_language(text: str) -> str:
+    """ISO 639-1 code of the text's language, or ``und`` when too short or mixed to tell.
+
+    py3langid ships its model in the wheel (nothing is downloaded).
+    """
+    global _LANGID
+    if _LANGID is None:
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+        _LANGID = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    lang, prob = _LANGID.classify(text[:4000])
+    return str(lang) if prob >= 0.5 else "und"
+
+
+def normalise(raw: RawArticle, source: Source, batch_id: str, now: datetime,
+              max_paragraph_chars: int = MAX_PARAGRAPH_CHARS) -> dict[str, object] | Rejection:
+    """Turn a raw article into a candidate ARTICLES row, or say why it cannot be one."""
+    summary_only = bool(raw.extra.get("summary_only"))
     title = clean_line(raw.title or "")
     body = clean_paragraphs(raw.body)
     standfirst = clean_line(raw.standfirst or "") or None
     if not title:
         return Rejection(raw.source_path, "missing_title", "the article has no headline")
-    if not body:
+    if not body and not summary_only:
         return Rejection(raw.source_path, "missing_body", "the article has no body text")
+    longest = max((len(p) for p in body.split("\n")), default=0)
+    if longest > max_paragraph_chars:
+        return Rejection(raw.source_path, "paragraph_too_long",
+                         f"one paragraph is {longest} characters (limit {max_paragraph_chars}): line breaks "
+                         "were lost or the file is not prose")
     try:
         published = parse_published(raw.published_at, now)
     except ValueError as exc:
@@ -265,16 +378,25 @@ def normalise(raw: RawArticle, batch_id: str, now: datetime) -> dict[str, object
         return Rejection(raw.source_path, reason, str(exc))
     url = canonical_url(raw.url)
     content_hash = sha256(f"{title}\n{body}")
-    article_id = sha256(url)[:16] if url else content_hash[:16]
+    if url:
+        id_kind, key = "url", url
+    elif raw.record_id and raw.record_id.strip():
+        id_kind, key = "record_id", f"id:{source.name}:{raw.record_id.strip()}"
+    else:
+        id_kind, key = "content", None
+    article_id = sha256(key)[:16] if key else content_hash[:16]
     text = "\n".join(part for part in (title, standfirst, body) if part)
+    outlet = raw.outlet or source.outlet or raw.extra.get("site_name")
     return {
         "article_id": article_id,
         "batch_id": batch_id,
         "source_path": raw.source_path,
         "source_format": raw.source_format,
         "url": url,
-        "outlet": clean_line(raw.outlet) if raw.outlet else None,
+        "outlet": clean_line(str(outlet)) if outlet else None,
         "published_at": published,
+        "author": clean_line(raw.author)[:500] or None if raw.author else None,
+        "language": identify_language(f"{title}\n{body}") if body else "und",
         "title": title,
         "standfirst": standfirst,
         "body": body,
@@ -282,74 +404,70 @@ def normalise(raw: RawArticle, batch_id: str, now: datetime) -> dict[str, object
         "content_hash": content_hash,
         "n_chars": len(text),
         "ingested_at": now,
+        "summary_only": summary_only,
+        "id_kind": id_kind,
     }
 
 
 def quarantine_frame(rows: Iterable[Rejection], batch_id: str, stage: str, now: datetime) -> pl.DataFrame:
     data = [
-        {
-            "batch_id": batch_id,
-            "input": r.input,
-            "stage": stage,
-            "reason": r.reason,
-            "detail": r.detail,
-            "article_id": r.article_id,
-            "quarantined_at": now,
-        }
+        {"batch_id": batch_id, "input": r.input, "stage": stage, "reason": r.reason, "detail": r.detail,
+         "article_id": r.article_id, "quarantined_at": now}
         for r in rows
     ]
     return pl.DataFrame(data, schema=schemas.QUARANTINE) if data else schemas.empty(schemas.QUARANTINE)
 
 
-def dedupe_batch(articles: pl.DataFrame) -> tuple[pl.DataFrame, list[Rejection]]:
-    """Keep the first article of each id; later copies become rejections that name it.
-
-    The same id with the same content is a plain duplicate; the same id (same URL) with
-    different content is a conflict worth a human look.
-    """
-    if articles.is_empty():
-        return articles, []
-    ranked = articles.with_columns(
-        pl.int_range(pl.len()).over("article_id").alias("_rank"),
-        pl.col("content_hash").first().over("article_id").alias("_first_hash"),
-        pl.col("source_path").first().over("article_id").alias("_first_path"),
-    )
-    dups = ranked.filter(pl.col("_rank") > 0)
-    rejections = [
-        Rejection(
-            row["source_path"],
-            "duplicate_in_batch" if row["content_hash"] == row["_first_hash"] else "conflicting_duplicate",
-            f"same article_id as {row['_first_path']}"
-            + ("" if row["content_hash"] == row["_first_hash"] else " but different text"),
-            row["article_id"],
-        )
-        for row in dups.select("source_path", "content_hash", "_first_hash", "_first_path", "article_id")
-        .iter_rows(named=True)
-    ]
-    return ranked.filter(pl.col("_rank") == 0).drop("_rank", "_first_hash", "_first_path"), rejections
-
-
 @dataclass
 class IngestResult:
-    articles: pl.DataFrame  # ARTICLES contract, unique article_id
-    rejected: pl.DataFrame  # QUARANTINE contract
-    files: int
+    candidates: pl.DataFrame  # ARTICLES contract + summary_only, id_kind; not yet de-duplicated
+    rejections: list[Rejection]
+    inputs: pl.DataFrame  # INGEST_INPUTS rows of the inputs read in this run
+    stats: ReadStats
+
+    @property
+    def files(self) -> int:
+        return self.stats.inputs
 
 
-def ingest_folder(input_dir: Path, batch_id: str, *, max_file_bytes: int, now: datetime | None = None) -> IngestResult:
-    """Read, normalise and de-duplicate every input under ``input_dir``."""
-    if not input_dir.is_dir():
-        raise FileNotFoundError(f"input folder {input_dir} does not exist")
+def ingest_sources(sources: list[Source], batch_id: str, *, max_file_bytes: int,
+                   seen: pl.DataFrame | None = None, cutoff: datetime | None = None,
+                   now: datetime | None = None) -> IngestResult:
+    """Read every new or changed input of ``sources`` into candidates and rejections."""
     now = now or datetime.now(UTC)
+    seen_map = _seen_map(seen)
     rows: list[dict[str, object]] = []
     rejections: list[Rejection] = []
-    files = 0
-    for path, rel in iter_input_files(input_dir):
-        files += 1
-        for item in read_input(path, rel, input_dir, max_file_bytes):
-            result = item if isinstance(item, Rejection) else normalise(item, batch_id, now)
-            (rejections if isinstance(result, Rejection) else rows).append(result)  # type: ignore[arg-type]
-    articles = pl.DataFrame(rows, schema=schemas.ARTICLES) if rows else schemas.empty(schemas.ARTICLES)
-    articles, dup_rejections = dedupe_batch(articles)
-    rejected = quarantine_frame([*rejections, *dup_rejections], batch_id, "ingest", now)
-    return IngestResult(schemas.conform(articles, schemas.ARTICLES), rejected, files)
+    manifest: list[dict[str, object]] = []
+    stats = ReadStats()
+    for source in sources:
+        for rec, items in read_source(source, seen=seen_map, cutoff=cutoff, max_file_bytes=max_file_bytes,
+                                      stats=stats):
+            for item in items:
+                result = normalise(item, source, batch_id, now) if isinstance(item, RawArticle) else item
+                if isinstance(result, Rejection):
+                    rejections.append(result)
+                    if rec:
+                        rec.rejected += 1
+                else:
+                    result["source"] = source.name
+                    result["input"] = rec.input if rec else None
+                    rows.append(result)
+                    if rec:
+                        rec.articles += 1
+            if rec is not None:
+                manifest.append({**rec.__dict__, "batch_id": batch_id, "read_at": now})
+    schema = {**schemas.ARTICLES, **schemas.CANDIDATE_EXTRA}
+    candidates = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
+    inputs = pl.DataFrame(manifest, schema=schemas.INGEST_INPUTS) if manifest else schemas.empty(
+        schemas.INGEST_INPUTS)
+    return IngestResult(candidates, rejections, inputs, stats)
+
+
+def _seen_map(seen: pl.DataFrame | None) -> dict[tuple[str, str], dict]:
+    """Latest manifest row per (source, input)."""
+    if seen is None or seen.is_empty():
+        return {}
+    latest = seen.sort("read_at").group_by("source", "input", maintain_order=True).last()
+    return {(r["source"], r["input"]): r for r in latest.iter_rows(named=True)}
+

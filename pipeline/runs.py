@@ -9,6 +9,9 @@ Layout of ``<state>/runs/<batch_id>/``::
     manifest.json           settings + identity of the run (written once by ingest)
     articles.parquet        new articles of this batch (ARTICLES contract)
     rejected.parquet        ingest-time quarantine rows (QUARANTINE contract)
+    duplicates.parquet      copies linked to their canonical article (ARTICLE_DUPLICATES)
+    inputs.parquet          the inputs read, for the seen-inputs manifest (INGEST_INPUTS)
+    minhash.parquet         MinHash signatures of the new articles (ARTICLE_MINHASH)
     nlp/<table>/part-*.parquet   NLP output, one part per chunk of articles
     stages/<stage>.json     timing, row counts and status of each stage
     validation/<stage>.json GX results of each validation stage
@@ -88,6 +91,19 @@ class Manifest:
         return self.run_dir / "rejected.parquet"
 
     @property
+    def ingest_tables(self) -> dict[str, Path]:
+        """Files of the tables the ingest stage adds beside articles, by warehouse table."""
+        return {"article_duplicates": self.run_dir / "duplicates.parquet",
+                "ingest_inputs": self.run_dir / "inputs.parquet",
+                "article_minhash": self.run_dir / "minhash.parquet"}
+
+    @property
+    def cutoff(self) -> datetime | None:
+        """Inputs modified at or after this instant belong to a later data interval."""
+        value = self.extra.get("cutoff")
+        return datetime.fromisoformat(value) if value else None
+
+    @property
     def nlp_dir(self) -> Path:
         return self.run_dir / "nlp"
 
@@ -125,6 +141,32 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def write_parquet_atomic(frame: Any, path: Path) -> None:
+    """Write a Polars frame via a temporary file and rename (a kill leaves the old file or none)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    frame.write_parquet(tmp)
+    os.replace(tmp, path)
+
+
+KILL_HOOK_ENV = "NEWSDESK_FAULT_KILL_STAGE"
+
+
+def _fault_hook(stage: str) -> None:
+    """Fault-injection hook for the kill tests (tests/test_fault_injection.py), inert otherwise.
+
+    When ``NEWSDESK_FAULT_KILL_STAGE`` names this stage, the process SIGKILLs itself after
+    the stage's work is done but before its success is recorded: the worst moment, when
+    outputs (files, the work database, even the published warehouse for ``publish``) are
+    written and nothing says so yet.
+    """
+    if os.environ.get(KILL_HOOK_ENV) == stage:
+        import signal
+
+        log.warning("fault injection: SIGKILL inside stage %s", stage)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 class StageRecord:
     """Mutable record a stage fills in (row counts, notes) while it runs."""
 
@@ -150,6 +192,7 @@ def record_stage(manifest: Manifest, stage: str) -> Iterator[StageRecord]:
     log.info("[%s] %s: started", manifest.batch_id, stage)
     try:
         yield rec
+        _fault_hook(stage)
     except BaseException as exc:
         status, error = "failed", f"{type(exc).__name__}: {exc}"
         raise

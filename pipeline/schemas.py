@@ -21,10 +21,12 @@ ARTICLES: dict[str, pl.DataType] = {
     "article_id": pl.String(),  # stable: hash of canonical URL, else of title+body
     "batch_id": pl.String(),  # the run that first ingested it
     "source_path": pl.String(),  # input file relative to the input folder
-    "source_format": pl.String(),  # txt | json | jsonl | ...
+    "source_format": pl.String(),  # txt | json | jsonl | csv | html | feed | warc
     "url": pl.String(),
     "outlet": pl.String(),  # publication the article came from
     "published_at": UTC_TS,
+    "author": pl.String(),  # byline, when the input gives one
+    "language": pl.String(),  # ISO 639-1 code identified from the text ("en"); NER runs on "en" only
     "title": pl.String(),
     "standfirst": pl.String(),
     "body": pl.String(),  # paragraphs joined by "\n"
@@ -32,6 +34,14 @@ ARTICLES: dict[str, pl.DataType] = {
     "content_hash": pl.String(),  # sha256 of normalised title + body
     "n_chars": pl.Int64(),
     "ingested_at": UTC_TS,
+}
+
+# Ingest's candidate articles carry these too, until de-duplication (pipeline.dedup) decides.
+CANDIDATE_EXTRA: dict[str, pl.DataType] = {
+    "summary_only": pl.Boolean(),  # a feed item with a summary only: needs the page of its URL
+    "id_kind": pl.String(),  # what article_id hashes: url | record_id | content
+    "source": pl.String(),  # source name and input (the manifest key of the file it came from)
+    "input": pl.String(),
 }
 
 # Rejected inputs: nothing is dropped silently, every rejection is a row here.
@@ -43,6 +53,45 @@ QUARANTINE: dict[str, pl.DataType] = {
     "detail": pl.String(),  # human-readable explanation
     "article_id": pl.String(),
     "quarantined_at": UTC_TS,
+}
+
+# Copies of an article that were not loaded as articles of their own (see pipeline.dedup).
+ARTICLE_DUPLICATES: dict[str, pl.DataType] = {
+    "duplicate_id": pl.String(),  # stable id of the copy: hash of its input and content
+    "article_id": pl.String(),  # the copy's own article id (equals duplicate_of for same_url)
+    "duplicate_of": pl.String(),  # the canonical article in ``articles``
+    "kind": pl.String(),  # same_url | exact | near
+    "similarity": pl.Float64(),  # MinHash Jaccard estimate of the bodies (1.0 for exact)
+    "batch_id": pl.String(),
+    "source_path": pl.String(),
+    "source_format": pl.String(),
+    "url": pl.String(),
+    "outlet": pl.String(),
+    "published_at": UTC_TS,
+    "title": pl.String(),
+    "content_hash": pl.String(),
+    "detected_at": UTC_TS,
+}
+
+# The seen-inputs manifest: one row per (source, input) content ever read, so a nightly run
+# reads only what is new or changed. Published with the articles, so a killed run leaves none.
+INGEST_INPUTS: dict[str, pl.DataType] = {
+    "source": pl.String(),  # source name from the source config ("" for a bare folder)
+    "input": pl.String(),  # path relative to the source folder, or the feed URL
+    "size": pl.Int64(),
+    "mtime": UTC_TS,  # modification time when read
+    "sha256": pl.String(),  # of the bytes read
+    "encoding": pl.String(),  # detected text encoding, when it is text
+    "articles": pl.Int64(),  # articles read from it (before de-duplication)
+    "rejected": pl.Int64(),  # quarantine rows it produced
+    "batch_id": pl.String(),
+    "read_at": UTC_TS,
+}
+
+# MinHash signatures of published articles (pipeline.dedup), for near-duplicates across runs.
+ARTICLE_MINHASH: dict[str, pl.DataType] = {
+    "article_id": pl.String(),
+    "signature": pl.List(pl.UInt32()),
 }
 
 SENTENCES: dict[str, pl.DataType] = {

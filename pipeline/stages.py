@@ -23,11 +23,12 @@ from typing import Any
 
 import polars as pl
 
-from pipeline import quarantine, schemas, warehouse
+from pipeline import dedup, quarantine, schemas, warehouse
 from pipeline.config import Settings
 from pipeline.dbt import DbtFailed, run_dbt
-from pipeline.ingest import Rejection, ingest_folder, quarantine_frame
-from pipeline.runs import Manifest, atomic_write_text, batch_id_for, record_stage
+from pipeline.ingest import Rejection, ingest_sources, quarantine_frame
+from pipeline.runs import Manifest, atomic_write_text, batch_id_for, record_stage, write_parquet_atomic
+from pipeline.sources import load_sources
 from pipeline.validate import (
     StageReport,
     mart_frames,
@@ -66,6 +67,11 @@ def start_run(run_id: str, *, logical_date: datetime | None = None, data_interva
     """Resolve settings once and write the manifest every later stage reads."""
     settings = Settings.from_env(**(overrides or {}))
     batch_id = batch_id_for(run_id, logical_date)
+    # Inputs modified at/after the end of the run's data interval wait for a later run; a
+    # manual run (logical date = now) takes everything up to now.
+    bounds = [d for d in (data_interval_end, logical_date) if d is not None]
+    cutoff = max(bounds) if bounds else datetime.now(UTC)
+    _drop_stale_work_dbs(settings, batch_id)
     manifest = Manifest(
         batch_id=batch_id,
         run_id=run_id,
@@ -74,34 +80,55 @@ def start_run(run_id: str, *, logical_date: datetime | None = None, data_interva
         data_interval_end=_iso(data_interval_end),
         settings=settings.to_dict(),
         created_at=datetime.now(UTC).isoformat(),
+        extra={"cutoff": cutoff.astimezone(UTC).isoformat()},
     )
     return str(manifest.save())
 
 
+def _drop_stale_work_dbs(settings: Settings, batch_id: str) -> None:
+    """Remove work databases of killed runs (runs never overlap: max_active_runs=1)."""
+    for stale in settings.build_dir.glob("*.duckdb*") if settings.build_dir.exists() else []:
+        if not stale.name.startswith(batch_id):
+            stale.unlink(missing_ok=True)
+
+
 def ingest(manifest_path: str) -> str:
+    """Read what is new since the last published run; link duplicates; refuse bad inputs."""
     m = Manifest.load(manifest_path)
     cfg = m.cfg
     with record_stage(m, "ingest") as rec:
-        result = ingest_folder(cfg.input_dir, m.batch_id, max_file_bytes=cfg.max_file_bytes)
-        known = warehouse.known_article_ids(cfg.warehouse)
+        now = datetime.now(UTC)
+        sources = load_sources(cfg.input_dir)
+        seen = warehouse.published_table(cfg.warehouse, "ingest_inputs")
+        result = ingest_sources(sources, m.batch_id, max_file_bytes=cfg.max_file_bytes, seen=seen,
+                                cutoff=m.cutoff, now=now)
         held = quarantine.held_article_ids(cfg)
-        articles = result.articles.join(known, on="article_id", how="anti")
-        already = result.articles.height - articles.height
-        fresh = articles.join(held, on="article_id", how="anti")
+        candidates = result.candidates.join(held, on="article_id", how="anti")
+        resolved = dedup.resolve_duplicates(candidates, warehouse.known_articles(cfg.warehouse), cfg.warehouse, now)
+        rejected = quarantine_frame([*result.rejections, *resolved.rejections], m.batch_id, "ingest", now)
+        # an input whose articles are held in a quarantined batch is read again until released
+        held_inputs = result.candidates.join(held, on="article_id", how="semi").select("source", "input")
+        inputs = result.inputs.join(held_inputs, on=["source", "input"], how="anti")
+        stats = result.stats
         rec.count(
-            files=result.files,
-            articles_read=result.articles.height,
-            already_loaded=already,
-            held_in_quarantine=articles.height - fresh.height,
-            new_articles=fresh.height,
-            rejected=result.rejected.height,
+            files=stats.inputs, files_read=stats.read, files_unchanged=stats.unchanged + stats.unchanged_content,
+            files_deferred=stats.deferred, articles_read=result.candidates.height,
+            already_loaded=resolved.already_loaded, held_in_quarantine=result.candidates.height - candidates.height,
+            duplicates=resolved.duplicates.height, new_articles=resolved.articles.height, rejected=rejected.height,
         )
-        if result.rejected.height:
-            rec.detail["rejected_by_reason"] = dict(
-                result.rejected.group_by("reason").len().sort("reason").iter_rows()
-            )
-        fresh.write_parquet(m.articles_path)
-        result.rejected.write_parquet(m.rejected_path)
+        rec.detail["files_by_format"] = stats.by_format
+        if resolved.duplicates.height:
+            rec.detail["duplicates_by_kind"] = dict(resolved.duplicates.group_by("kind").len().sort("kind").iter_rows())
+        if rejected.height:
+            rec.detail["rejected_by_reason"] = dict(rejected.group_by("reason").len().sort("reason").iter_rows())
+        if resolved.articles.height:
+            rec.detail["languages"] = dict(resolved.articles.group_by("language").len().sort("language").iter_rows())
+        tables = m.ingest_tables
+        write_parquet_atomic(resolved.duplicates, tables["article_duplicates"])
+        write_parquet_atomic(inputs, tables["ingest_inputs"])
+        write_parquet_atomic(resolved.signatures, tables["article_minhash"])
+        write_parquet_atomic(rejected, m.rejected_path)
+        write_parquet_atomic(resolved.articles, m.articles_path)
     return manifest_path
 
 
@@ -180,23 +207,50 @@ def nlp(manifest_path: str) -> str:
                 schemas.empty(schema).write_parquet(m.nlp_parts(t) / "part-00000.parquet")
         for part, offset in enumerate(range(0, n, cfg.nlp_batch_size)):
             chunk = articles.slice(offset, cfg.nlp_batch_size).collect()
-            result, bad = _nlp_chunk(run_nlp, chunk, cfg)
+            result, bad = _nlp_by_language(run_nlp, chunk, cfg)
             failures.extend(bad)
             mentions, quotes, aliases = link_actors(result, known_aliases)
             known_aliases = merge_aliases(known_aliases, aliases)
             frames = {"sentences": result.sentences, "tokens": result.tokens, "entity_mentions": mentions,
                       "quotes": quotes, "actor_aliases": aliases}
             for t, frame in frames.items():
-                frame.write_parquet(m.nlp_parts(t) / f"part-{part:05d}.parquet")
+                write_parquet_atomic(frame, m.nlp_parts(t) / f"part-{part:05d}.parquet")
                 totals[t] += frame.height
             log.info("[%s] nlp: %d/%d articles", m.batch_id, min(offset + cfg.nlp_batch_size, n), n)
         rec.count(articles=n, **totals, nlp_failures=len(failures))
         if failures:
             rows = quarantine_frame(failures, m.batch_id, "nlp", datetime.now(UTC))
             bad_ids = rows.select("article_id")
-            pl.concat([pl.read_parquet(m.rejected_path), rows]).write_parquet(m.rejected_path)
-            pl.read_parquet(m.articles_path).join(bad_ids, on="article_id", how="anti").write_parquet(m.articles_path)
+            write_parquet_atomic(pl.concat([pl.read_parquet(m.rejected_path), rows]), m.rejected_path)
+            write_parquet_atomic(pl.read_parquet(m.articles_path).join(bad_ids, on="article_id", how="anti"),
+                                 m.articles_path)
     return manifest_path
+
+
+ENGLISH = ("en", "und")  # "und": too short to tell; the corpus is English, so NER still runs
+
+
+def _nlp_by_language(run_nlp: Any, chunk: pl.DataFrame, cfg: Settings) -> tuple[Any, list[Rejection]]:
+    """English NER on English articles only; others get sentences and tokens, no entities.
+
+    The spaCy model is English: on Italian or German text it tags nonsense, so non-English
+    articles (flagged by ``language`` at ingest) keep their text and segmentation for search
+    and counts but add no mentions or quotes.
+    """
+    from pipeline.nlp import NlpResult
+    from pipeline.segment import segment
+
+    english = chunk.filter(pl.col("language").is_in(ENGLISH))
+    if english.height == chunk.height:
+        return _nlp_chunk(run_nlp, chunk, cfg)
+    result, bad = _nlp_chunk(run_nlp, english, cfg)
+    sentences, tokens = segment(chunk.filter(~pl.col("language").is_in(ENGLISH)).sort("article_id"))
+    return NlpResult(
+        sentences=pl.concat([result.sentences, schemas.conform(sentences, schemas.SENTENCES)]),
+        tokens=pl.concat([result.tokens, schemas.conform(tokens, schemas.TOKENS)]),
+        entity_mentions=result.entity_mentions,
+        quotes=result.quotes,
+    ), bad
 
 
 def _nlp_chunk(run_nlp: Any, chunk: pl.DataFrame, cfg: Settings) -> tuple[Any, list[Rejection]]:
@@ -301,6 +355,7 @@ def load(manifest_path: str) -> str:
             nlp_dir=m.nlp_dir,
             extra_quarantine=quarantine.pending_rows(cfg),
         )
+        inserted.update(warehouse.load_ingest_tables(m.work_db, m.ingest_tables))
         with warehouse.connect(m.work_db) as con:
             imported = warehouse.append_run_log(con, _failed_run_records(cfg, m.batch_id))
         rec.count(**{f"{k}_inserted": v for k, v in inserted.items()}, failed_run_log_rows=imported)
@@ -378,12 +433,27 @@ def publish(manifest_path: str) -> str:
                             "finished_at": datetime.now(UTC).isoformat(), "seconds": 0.0,
                             "rows": {"new_articles": new_articles}, "detail": {}, "error": None})
             warehouse.append_run_log(con, records)
-        rec.detail["snapshots"] = warehouse.publish(m.work_db, cfg.warehouse, snapshot_id=m.batch_id,
+        rec.detail["snapshots"] = warehouse.publish(m.work_db, cfg.warehouse,
+                                                    snapshot_id=_free_snapshot_id(cfg.warehouse, m.batch_id),
                                                     batch_id=m.batch_id, new_articles=new_articles,
                                                     keep=cfg.keep_snapshots)
         atomic_write_text(m.run_dir / OUTCOME, json.dumps(
             {"batch_id": m.batch_id, "status": "published", "at": datetime.now(UTC).isoformat()}))
     return manifest_path
+
+
+def _free_snapshot_id(warehouse_path: Path, batch_id: str) -> str:
+    """The batch id, suffixed when that snapshot exists already.
+
+    A re-run of an interval is the same batch (same run id), e.g. after a run killed just
+    after it published: its new snapshot must not collide with the one already on disk.
+    """
+    from pipeline import snapshots
+
+    folder, candidate, n = snapshots.snapshot_dir(warehouse_path), batch_id, 1
+    while (folder / f"{candidate}{snapshots.SUFFIX}").exists():
+        candidate, n = f"{batch_id}.{n}", n + 1
+    return candidate
 
 
 def finalize(manifest_path: str) -> dict[str, Any]:

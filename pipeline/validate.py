@@ -322,7 +322,9 @@ def mart_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
           (SELECT count(*) FROM entity_mentions WHERE actor IS NOT NULL)::BIGINT AS detail_mentions,
           (SELECT coalesce(sum(quotes), 0) FROM quote_counts_per_source)::BIGINT AS mart_quotes,
           (SELECT count(*) FROM quotes WHERE speaker_id IS NOT NULL)::BIGINT AS detail_quotes,
-          (SELECT count(DISTINCT actor_id) FROM entity_mentions WHERE actor IS NOT NULL)::BIGINT AS detail_actors,
+          -- actors after corpus-level resolution (dbt's actor_resolution maps the raw ids)
+          (SELECT count(DISTINCT r.actor_id) FROM entity_mentions m JOIN actor_resolution r
+             ON r.raw_actor_id = m.actor_id WHERE m.actor IS NOT NULL)::BIGINT AS detail_actors,
           (SELECT count(*) FROM mentions_per_actor)::BIGINT AS mart_actors
         """,
     )

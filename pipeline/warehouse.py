@@ -34,6 +34,9 @@ TABLES: dict[str, dict[str, pl.DataType]] = {
     "entity_mentions": schemas.LINKED_MENTIONS,
     "quotes": schemas.LINKED_QUOTES,
     "actor_aliases": schemas.ACTOR_ALIASES,
+    "article_duplicates": schemas.ARTICLE_DUPLICATES,
+    "ingest_inputs": schemas.INGEST_INPUTS,
+    "article_minhash": schemas.ARTICLE_MINHASH,
 }
 # Per-article rows: inserted for the batch's new articles only.
 NLP_TABLES = ("sentences", "tokens", "entity_mentions", "quotes")
@@ -66,6 +69,7 @@ _DUCK_TYPES = {
     pl.String: "VARCHAR",
     pl.Int32: "INTEGER",
     pl.Int64: "BIGINT",
+    pl.UInt32: "UINTEGER",
     pl.Float64: "DOUBLE",
     pl.Boolean: "BOOLEAN",
 }
@@ -78,6 +82,8 @@ class PublishConflict(RuntimeError):
 def duck_type(dtype: pl.DataType) -> str:
     if isinstance(dtype, pl.Datetime):
         return "TIMESTAMPTZ" if dtype.time_zone else "TIMESTAMP"
+    if isinstance(dtype, pl.List):
+        return duck_type(dtype.inner) + "[]"
     for pl_type, sql in _DUCK_TYPES.items():
         if dtype == pl_type:
             return sql
@@ -144,14 +150,25 @@ def current_snapshot(warehouse: Path) -> str | None:
         return latest_snapshot(con) if _has_table(con, "publish_log") else None
 
 
-def known_article_ids(warehouse: Path) -> pl.DataFrame:
-    """article_id of everything already published (to skip it before any NLP is spent)."""
+def known_articles(warehouse: Path) -> pl.DataFrame:
+    """``article_id, content_hash`` of everything published (re-read copies are skipped)."""
+    return published_table(warehouse, "articles", ["article_id", "content_hash"])
+
+
+def published_table(warehouse: Path, table: str, columns: list[str] | None = None) -> pl.DataFrame:
+    """A published table cast to its contract (an empty frame of the contract when there is none)."""
+    schema = TABLES[table]
+    cols = columns or list(schema)
+    empty = pl.DataFrame(schema={c: schema[c] for c in cols})
     if not warehouse.exists():
-        return pl.DataFrame(schema={"article_id": pl.String})
+        return empty
     with snapshots.connect_published(warehouse) as con:
-        if not _has_table(con, "articles"):
-            return pl.DataFrame(schema={"article_id": pl.String})
-        return query_frame(con, "SELECT article_id FROM articles")
+        if not _has_table(con, table):
+            return empty
+        select = ", ".join(f'"{c}"' for c in cols)
+        frame = query_frame(con, f"SELECT {select} FROM {table}")
+    # DuckDB hands TIMESTAMPTZ back as "Etc/UTC"; the contracts say "UTC"
+    return frame.select([pl.col(c).cast(empty.schema[c]) for c in cols])
 
 
 # Stages that quarantine single articles (the rest of their batch is published).
@@ -273,6 +290,43 @@ def load_batch(
             ).fetchall()[0][0]
         con.execute("COMMIT")
     return {k: int(v) for k, v in inserted.items()}
+
+
+# Tables the ingest stage adds beside the articles, with the key that makes loading idempotent.
+INGEST_TABLE_KEYS = {
+    "article_duplicates": "x.duplicate_id = n.duplicate_id",
+    "ingest_inputs": "x.source = n.source AND x.input = n.input AND x.sha256 IS NOT DISTINCT FROM n.sha256 "
+                     "AND x.mtime IS NOT DISTINCT FROM n.mtime",
+    "article_minhash": "x.article_id = n.article_id",
+}
+
+
+def load_ingest_tables(work_db: Path, files: dict[str, Path]) -> dict[str, int]:
+    """Insert the ingest stage's duplicates, input manifest and MinHash signatures.
+
+    Rows already present are skipped (re-loading a batch adds nothing). Duplicates and
+    signatures are only kept for articles that are in ``articles`` (an article dropped by a
+    later stage takes its links with it).
+    """
+    inserted: dict[str, int] = {}
+    with connect(work_db) as con:
+        con.execute("BEGIN")
+        for table, key in INGEST_TABLE_KEYS.items():
+            path = files.get(table)
+            if path is None or not path.exists():
+                inserted[table] = 0
+                continue
+            only_loaded = {
+                "article_duplicates": "AND n.duplicate_of IN (SELECT article_id FROM articles)",
+                "article_minhash": "AND n.article_id IN (SELECT article_id FROM articles)",
+            }.get(table, "")
+            inserted[table] = int(con.execute(
+                f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?) n "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {table} x WHERE {key}) {only_loaded}",
+                [str(path)],
+            ).fetchall()[0][0])
+        con.execute("COMMIT")
+    return inserted
 
 
 def _merge_aliases(con: duckdb.DuckDBPyConnection, folder: Path) -> int:

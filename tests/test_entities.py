@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 
 from pipeline import entities, schemas
 
@@ -44,4 +45,39 @@ def test_clean_spans_rules():
 def test_model_loaded_once_without_parser():
     nlp = entities.load_nlp()
     assert entities.load_nlp() is nlp
-    assert "ner" in nlp.pipe_names and "parser" not in nlp.pipe_names and "tagger" not in nlp.pipe_names
+    assert nlp.pipe_names == ["ner"]  # no tagger/parser, and no unused shared tok2vec
+    assert nlp.meta["name"] == "newsdesk_ner"
+    assert set(nlp.get_pipe("ner").labels) == {"PERSON", "ORG", "LOC", "MISC"}
+
+
+def test_model_override_and_missing_model(monkeypatch, tmp_path):
+    """NEWSDESK_NER_MODEL picks the stock model (NER only) or a folder; a bad folder says so."""
+    entities.load_nlp.cache_clear()
+    try:
+        monkeypatch.setenv(entities.MODEL_ENV, "en_core_web_sm")
+        stock = entities.load_nlp()
+        assert stock.pipe_names == ["ner"] and "GPE" in stock.get_pipe("ner").labels
+        entities.load_nlp.cache_clear()
+        monkeypatch.setenv(entities.MODEL_ENV, str(tmp_path / "nowhere"))
+        with pytest.raises(FileNotFoundError, match="NEWSDESK_NER_MODEL"):
+            entities.load_nlp()
+    finally:
+        entities.load_nlp.cache_clear()
+
+
+def test_two_processes_give_the_same_entities(sample_text):
+    texts = [sample_text, "Angela Merkel met Emmanuel Macron in Paris.", "", "No names here at all."] * 3
+    one = list(entities.model_entities(texts, batch_size=4, n_process=1))
+    two = list(entities.model_entities(texts, batch_size=4, n_process=2))
+    assert one == two and len(two) == len(texts)
+    assert one[1] == [(0, 13, "PERSON"), (18, 33, "PERSON"), (37, 42, "LOC")] and one[2] == []
+
+
+def test_modern_names_on_the_sample(sample_result):
+    """2020s names the 1996 training data never saw come out with sensible types."""
+    m = sample_result.entity_mentions
+    types = dict(m.select("actor", "actor_type").unique().iter_rows())
+    assert types["Volodymyr Zelenskiy"] == types["Oleksandr Syrskyi"] == types["Donald Trump"] == "person"
+    assert types["NBC News"] == types["NATO"] == types["Telegram"] == "organisation"
+    assert types["Kursk"] == types["Ukraine"] == "place"
+    assert m.filter(pl.col("actor") == "NBC News")["is_outlet"].all()

@@ -99,7 +99,9 @@ def test_second_run_on_same_input_changes_nothing(env: Settings) -> None:
         assert before[name].equals(after[name]), f"{name} changed on a re-run"
     folder = run_dir(env, result["run_id"])
     ingest = json.loads((folder / "stages" / "ingest.json").read_text())
-    assert ingest["rows"]["already_loaded"] == 1 and ingest["rows"]["new_articles"] == 0
+    # the seen-inputs manifest says the file is unchanged: it is not even opened
+    assert ingest["rows"]["files_unchanged"] == 1 and ingest["rows"]["files_read"] == 0
+    assert ingest["rows"]["new_articles"] == 0
     # nothing new: the run stops after ingest (no NLP, no warehouse copy, no dbt) and says so
     assert json.loads((folder / "outcome.json").read_text())["status"] == "unchanged"
     assert sorted(p.stem for p in (folder / "stages").glob("*.json")) == ["ingest"]

@@ -99,3 +99,85 @@ def test_deterministic(sample_articles, sample_result):
     assert again.entity_mentions.equals(sample_result.entity_mentions)
     assert again.tokens.equals(sample_result.tokens)
     assert isinstance(again.sentences, pl.DataFrame)
+
+
+def test_straight_mark_closes_a_curly_opening(run_texts):
+    """“…," closed by a straight mark: the cue after it is outside the quote."""
+    q = run_texts(
+        "Title\n“Immunity deals should not be a requirement for cooperating with the FBI,\" "
+        "Oversight Chairman Jason Chaffetz said in a statement."
+    ).quotes
+    assert q.select("quote_text", "speaker", "attribution").rows() == [
+        ("Immunity deals should not be a requirement for cooperating with the FBI,", "Jason Chaffetz", "name_cue")
+    ]
+
+
+def test_described_speakers_and_outlets_after_prepositions(run_texts):
+    text = (
+        "Title\n"
+        "“If he thinks that makes him smart,” the ad’s narrator says, “what does he think of you?”\n"
+        "“My reaction, that was outrageous,” Obama's former campaign strategist said in an interview with CNN."
+    )
+    r = run_texts(text)
+    q = r.quotes
+    spans = [text[s:e] for s, e in q.select("speaker_start", "speaker_end").rows()]
+    assert spans == ["the ad’s narrator", "the ad’s narrator", "Obama's former campaign strategist"]
+    assert q["attribution"].to_list() == ["role_noun"] * 3
+    assert q["speaker"].to_list() == [None, None, None]  # described, not named: no actor guessed (not CNN)
+
+
+def test_quote_introduced_by_previous_sentence_or_paragraph(run_texts):
+    text = (
+        "Title\n"
+        "The administration may wait, Adam Schiff said. \"The other factor is whether it helps anyone at all.\"\n"
+        "Donald Trump answered the question.\n"
+        "He said:\n"
+        "“We have a situation where our inner cities are in trouble.”\n"
+        "“No one is writing songs for her this year,” Maria Lopez said.\n"
+        "“Right now, the vote is against the other guy, not for her.”"
+    )
+    q = run_texts(text).quotes
+    assert q.select("speaker", "attribution").rows() == [
+        ("Adam Schiff", "name_cue"),
+        ("Donald Trump", "pronoun"),
+        ("Maria Lopez", "name_cue"),
+        ("Maria Lopez", "continuation"),
+    ]
+
+
+def test_pronoun_prefers_the_subject_and_outer_speaker_wins(run_texts):
+    text = (
+        "Title\n"
+        "Donald Trump took to Twitter to accuse Hillary Clinton of being “duped” by what he called “a con job here.”\n"
+        "Mary Smith spoke after the hearing. She said she recalls the colleague being \"confused and upset,\" "
+        "and left."
+    )
+    q = run_texts(text).quotes
+    assert q.filter(pl.col("quote_text").str.starts_with("a con"))["speaker"].to_list() == ["Donald Trump"]
+    confused = q.filter(pl.col("quote_text").str.starts_with("confused"))
+    assert confused["speaker"].to_list() == ["Mary Smith"] and confused["cue"].to_list() == ["said"]
+    assert text[confused["speaker_start"][0] : confused["speaker_end"][0]] == "She"
+
+
+def test_described_subjects_and_more_cues(run_texts):
+    text = (
+        "Title\n"
+        "During a heated debate, a friend commented: \"For you, immigration is the reason to vote.\"\n"
+        "The Republican nominee also outlined his plan and vowed to punish “those who violate the rules.”\n"
+        "\"We live in Satan's kingdom,\" my father often said."
+    )
+    q = run_texts(text).quotes
+    spans = [text[s:e] for s, e in q.select("speaker_start", "speaker_end").rows()]
+    assert spans == ["a friend", "The Republican nominee", "my father"]
+    assert q["attribution"].to_list() == ["role_noun"] * 3
+
+
+def test_numbers_in_described_speakers_and_participles(run_texts):
+    text = (
+        "Title\n"
+        "“He is an amazing leader,” said the 46-year-old.\n"
+        "The neurosurgeon addressed his critics on television, remarking that “this is not difficult.”"
+    )
+    q = run_texts(text).quotes
+    spans = [text[s:e] for s, e in q.select("speaker_start", "speaker_end").rows()]
+    assert spans == ["the 46-year-old", "The neurosurgeon"]

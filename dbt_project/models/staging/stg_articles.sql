@@ -5,6 +5,8 @@ select
     url,
     coalesce(outlet, '(unknown outlet)') as outlet,
     published_at,
+    author,
+    language,
     coalesce(published_at, ingested_at) as seen_at,
     title,
     n_chars,

@@ -1,6 +1,8 @@
--- Mentions that resolved to an actor (people, organisations, places).
+-- Mentions that resolved to an actor (people, organisations, places), with the actor id
+-- after corpus-level resolution (see actor_resolution); the id the NLP stage assigned is
+-- kept as raw_actor_id.
 select
-    article_id,
+    m.article_id,
     mention_id,
     sentence_id,
     "start",
@@ -9,8 +11,10 @@ select
     label,
     actor,
     actor_type,
-    actor_id,
+    r.actor_id,
+    m.actor_id as raw_actor_id,
     ner_label,
     is_outlet
-from {{ source('newsdesk', 'entity_mentions') }}
-where actor is not null
+from {{ source('newsdesk', 'entity_mentions') }} as m
+join {{ ref('actor_resolution') }} as r on r.raw_actor_id = m.actor_id
+where m.actor is not null

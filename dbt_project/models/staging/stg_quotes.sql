@@ -1,7 +1,8 @@
--- Direct quotations; speaker is NULL when no speaker could be found.
+-- Direct quotations; speaker is NULL when no speaker could be found. speaker_id is the
+-- speaker's actor after corpus-level resolution (see actor_resolution).
 select
-    quote_id,
-    article_id,
+    q.quote_id,
+    q.article_id,
     sentence_id,
     paragraph_id,
     "start",
@@ -9,9 +10,11 @@ select
     quote_text,
     speaker,
     speaker_type,
-    speaker_id,
+    r.actor_id as speaker_id,
+    q.speaker_id as raw_speaker_id,
     speaker_role,
     attribution,
     cue,
     cited_outlet
-from {{ source('newsdesk', 'quotes') }}
+from {{ source('newsdesk', 'quotes') }} as q
+left join {{ ref('actor_resolution') }} as r on r.raw_actor_id = q.speaker_id
