@@ -34,9 +34,12 @@ def run_nlp(articles: pl.DataFrame, *, batch_size: int = 64, n_process: int = 1)
     articles = articles.sort("article_id")
     sentences, tokens = segment.segment(articles)
     raw = entities.spacy_mentions(articles, batch_size=batch_size, n_process=n_process)
-    mentions = actors.canonicalise(raw, articles)
-    mentions = segment.assign_sentence_ids(mentions, sentences).sort("article_id", "mention_id")
+    canonical = actors.canonicalise(raw, articles)
+    mentions = segment.assign_sentence_ids(canonical, sentences).sort("article_id", "mention_id")
     found = quotes.extract_quotes(articles, tokens, sentences, mentions)
+    # speakers the NER missed become mentions, so that every speaker is an actor
+    mentions = quotes.add_speaker_mentions(canonical, found, articles)
+    mentions = segment.assign_sentence_ids(mentions, sentences).sort("article_id", "mention_id")
     return NlpResult(
         sentences=sentences,
         tokens=schemas.conform(tokens, schemas.TOKENS),

@@ -213,6 +213,15 @@ _NOT_NAMES = {
     "Critics", "Supporters", "People", "Americans", "Voters", "Observers", "Proponents", "Opponents",
     *SENTENCE_OPENERS,
 }  # fmt: skip
+# capitalised words that open a clause or name a time or a group, never a person's name
+_NOT_PERSON_WORDS = {
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
+    "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",
+    "mr", "mrs", "ms", "dr", "another", "every", "each", "one", "former", "new", "other", "then", "yesterday",
+    "today", "tomorrow", "republican", "republicans", "democrat", "democrats", "democratic", "conservative",
+    "conservatives", "liberal", "liberals", "independent", "government", "police", "officials", "congress",
+}  # fmt: skip
+_CONTRACTION = re.compile(r"[’'](?:s|re|ll|ve|d|m|t)$", re.IGNORECASE)
 # "anybody who complains …": a generic clause, nobody is quoted by that cue
 _GENERIC_WHO = re.compile(r"\b(?:anybody|anyone|someone|everyone|everybody|nobody|people|those)\s+who\s+$", re.I)
 _NAMING = re.compile(r"(?:so-called|dubbed|known as|titled|entitled|nicknamed|named|headlined)\s*$")
@@ -385,17 +394,48 @@ class _Article:
         last = self.sentence_at(cands[-1].start)
         return next(m for m in cands if m.start >= last[0])
 
-    def untagged_name(self, name: str, start: int, end: int) -> _Mention:
-        """A speaker name the NER did not tag: the article's person with that surname, else itself."""
+    def untagged_name(self, name: str, start: int, end: int) -> _Mention | None:
+        """A speaker name the NER did not tag: the article's person with that surname, else itself.
+
+        The capitalised words must look like a person's name (``plausible_name``); "Friday
+        criticized", "Trump-branded", "Republican leaders said" give None (no speaker from
+        them), because a speaker is always an actor of the article.
+        """
         mention = next((x for x in self.mentions if x.start < end and start < x.end), None)
         if mention is not None:
             return mention
+        if not self.plausible_name(name, start):
+            return None
         last = name.split()[-1]
         mention = next(
             (x for x in reversed(self.mentions) if x.actor_type == "person" and x.actor.split()[-1] == last),
             None,
         )
         return mention or _Mention(start, end, name, "person", False)
+
+    def plausible_name(self, name: str, start: int) -> bool:
+        """Whether capitalised words the NER missed can be a person's name.
+
+        General shape rules, no name list: the last word ends in letters (not "Trump-"
+        or a lone "Mr.") and is no contraction ("He's"); no word is a weekday, month,
+        determiner or group noun; not written after an article ("the Founding Fathers");
+        and a one-word name is not used elsewhere in the article as a counted noun or in
+        the plural ("a Republican", "Democrats").  "the Bush administration" says nothing:
+        surnames take "the" too.
+        """
+        words = name.split()
+        if not words or not re.search(r"[^\W\d_]{2}$", words[-1]) or _CONTRACTION.search(words[-1]):
+            return False
+        if any(w.strip(".’'").lower() in _NOT_PERSON_WORDS or w in _NOT_NAMES for w in words):
+            return False
+        if re.search(r"\b(?:the|a|an)\s+$", self.text[max(0, start - 5) : start], re.IGNORECASE):
+            return False
+        if len(words) == 1:
+            w = re.escape(words[0])
+            counted = rf"\b(?:a|an|another|every|each|fellow|many|some|other)\s+{w}\b"
+            if re.search(counted, self.text, re.IGNORECASE) or re.search(rf"\b{w}s\b", self.text):
+                return False
+        return True
 
     def resolve_role(self, role: str, pos: int) -> _Mention | None:
         """The most recent actor that the role noun fits.
@@ -474,7 +514,9 @@ def _speaker_before(art: _Article, sent_start: int, cue_start: int, cue: str = "
     nm = _NAME_BEFORE.search(prefix[: candidates[0]])
     if nm and nm.group("name").split()[0] not in _NOT_NAMES:
         s, e = sent_start + nm.start("name"), sent_start + nm.end("name")
-        return _Attribution(art.untagged_name(nm.group("name"), s, e), (s, e), "name_cue", None)
+        speaker = art.untagged_name(nm.group("name"), s, e)
+        if speaker is not None:
+            return _Attribution(speaker, (s, e), "name_cue", None)
     return None
 
 
@@ -596,7 +638,8 @@ def _dash_or_bare_name(art: _Article, q: dict, sent: tuple[int, int, int]) -> _A
     else:
         kind, cue = "signature", None
     s, e = q["end"] + 1 + m.start("name"), q["end"] + 1 + m.end("name")
-    return _Attribution(art.untagged_name(m.group("name"), s, e), (s, e), kind, cue)
+    speaker = art.untagged_name(m.group("name"), s, e)
+    return _Attribution(speaker, (s, e), kind, cue) if speaker is not None else None
 
 
 def _from_previous_sentence(art: _Article, sent: tuple[int, int, int]) -> _Attribution | None:
@@ -760,6 +803,43 @@ def _attribute_article(
         prev_by_para[q["paragraph_id"]] = row
         prev_quote = row
     return out
+
+
+def add_speaker_mentions(mentions: pl.DataFrame, quotes: pl.DataFrame, articles: pl.DataFrame) -> pl.DataFrame:
+    """``mentions`` plus one PERSON mention per quote speaker the NER missed.
+
+    A speaker found from capitalised words before a cue ("Smbatyan added, “…”") is a
+    person of the article even though the model did not tag it; without its mention the
+    speaker would be no actor (and ``validate_nlp`` rejects a speaker that is no actor).
+    Such mentions carry ``ner_label`` SPEAKER; ``mention_id`` is renumbered by offset.
+    """
+    known = mentions.select("article_id", pl.col("actor").alias("speaker")).unique()
+    new = (
+        quotes.filter(pl.col("speaker").is_not_null())
+        .join(known, on=["article_id", "speaker"], how="anti")
+        .select("article_id", pl.col("speaker_start").alias("start"), pl.col("speaker_end").alias("end"),
+                pl.col("speaker").alias("actor"))  # fmt: skip
+        .unique(["article_id", "start", "end"])
+    )
+    if new.height == 0:
+        return mentions
+    new = (
+        new.join(articles.select("article_id", "text"), on="article_id", how="left")
+        .with_columns(
+            pl.col("text").str.slice(pl.col("start"), pl.col("end") - pl.col("start")),
+            pl.lit("SPEAKER").alias("ner_label"),
+            pl.lit("PERSON").alias("label"),
+            pl.lit("person").alias("actor_type"),
+            pl.lit(False).alias("is_outlet"),
+        )
+        .with_columns(pl.col("start", "end").cast(mentions.schema["start"]))
+    )
+    base = mentions.drop("mention_id", "sentence_id", strict=False)
+    return (
+        pl.concat([base, new.select(base.columns)], how="vertical_relaxed")
+        .sort("article_id", "start", "end")
+        .with_columns(pl.int_range(pl.len(), dtype=pl.Int32).over("article_id").alias("mention_id"))
+    )
 
 
 def extract_quotes(
