@@ -817,8 +817,12 @@ def add_speaker_mentions(mentions: pl.DataFrame, quotes: pl.DataFrame, articles:
     new = (
         quotes.filter(pl.col("speaker").is_not_null())
         .join(known, on=["article_id", "speaker"], how="anti")
-        .select("article_id", pl.col("speaker_start").alias("start"), pl.col("speaker_end").alias("end"),
-                pl.col("speaker").alias("actor"))  # fmt: skip
+        .select(
+            "article_id",
+            pl.col("speaker_start").alias("start"),
+            pl.col("speaker_end").alias("end"),
+            pl.col("speaker").alias("actor"),
+        )
         .unique(["article_id", "start", "end"])
     )
     if new.height == 0:
