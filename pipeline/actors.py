@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from pipeline import schemas
+
 ACTOR_TYPE = {"PERSON": "person", "ORG": "organisation", "LOC": "place"}
 
 # Words that make a capitalised name an organisation, not a person ("National Security
@@ -343,14 +345,8 @@ ACTORS: dict[str, pl.DataType] = {
     "n_mentions": pl.Int64(),  # in this batch (the warehouse sums across batches)
     "n_articles": pl.Int64(),
 }
-ACTOR_ALIASES: dict[str, pl.DataType] = {
-    "alias_key": pl.String(),  # name_key of a surface form ("trump", "donald trump")
-    "actor_type": pl.String(),
-    "actor_id": pl.String(),
-    "alias": pl.String(),  # the most frequent surface form with that key
-    "is_full_name": pl.Boolean(),  # the alias is the actor's canonical name: safe for exact lookups
-    "n_mentions": pl.Int64(),
-}
+# the alias state carried from batch to batch: its contract lives with the others
+ACTOR_ALIASES = schemas.ACTOR_ALIASES
 
 
 def name_key_expr(col: str) -> pl.Expr:

@@ -176,7 +176,8 @@ def _clean_spans(doc_text: str, ents: Iterable[tuple[int, int, str]]) -> list[tu
             if m and label == "ORG":
                 out.append((p_start, p_start + m.end("owner"), raw, label))
                 p_start += m.start("rest")
-            if doc_text[p_start:p_end].strip(" .,-—/"):
+            # a name has a letter or digit: a lone quotation mark or dash tagged by the model is none
+            if re.search(r"\w", doc_text[p_start:p_end]):
                 out.append((p_start, p_end, raw, label))
     out.extend(_datelines(doc_text))
     kept: list[tuple[int, int, str, str]] = []

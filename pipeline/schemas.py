@@ -122,7 +122,7 @@ ENTITY_MENTIONS: dict[str, pl.DataType] = {
     "label": pl.String(),  # PERSON | ORG | LOC
     "actor": pl.String(),  # canonical name within the article ("Donald Trump")
     "actor_type": pl.String(),  # person | organisation | place
-    "ner_label": pl.String(),  # raw spaCy label (GPE, PRODUCT, ...) or ALIAS when re-found by name
+    "ner_label": pl.String(),  # the model's label (PERSON, ORG, GPE, ...), ALIAS, SPEAKER or DATELINE
     "is_outlet": pl.Boolean(),  # the actor is a news outlet (masthead shape or reporting context)
 }
 

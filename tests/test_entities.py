@@ -81,3 +81,13 @@ def test_modern_names_on_the_sample(sample_result):
     assert types["NBC News"] == types["NATO"] == types["Telegram"] == "organisation"
     assert types["Kursk"] == types["Ukraine"] == "place"
     assert m.filter(pl.col("actor") == "NBC News")["is_outlet"].all()
+
+
+def test_a_lone_quotation_mark_is_never_a_mention():
+    """The model sometimes tags a bare mark as a name; it would become an actor with no name."""
+    from pipeline.entities import _clean_spans
+
+    text = "“I will not go,” said ‘ Tony Blair."
+    assert _clean_spans(text, [(0, 1, "PERSON"), (22, 23, "PERSON"), (24, 34, "PERSON")]) == [
+        (24, 34, "PERSON", "PERSON")
+    ]
