@@ -109,7 +109,7 @@ def load_nlp(full: bool = False):
     return spacy.load(path)
 
 
-def _strip_titles(text: str, start: int) -> tuple[str, int]:
+def strip_titles(text: str, start: int) -> tuple[str, int]:
     """Drop leading title words ("President-elect", "Lt. Gen.") from a PERSON span."""
     while True:
         m = _LEADING_WORD.match(text)
@@ -141,7 +141,7 @@ def _trim(doc_text: str, start: int, end: int, label: str) -> tuple[int, int]:
     if tail and tail.start() > 0:
         text = text[: tail.start()]
     if label == "PERSON":
-        text, start = _strip_titles(text, start)
+        text, start = strip_titles(text, start)
         # "Ursula von" + "der Leyen": a name does not end on a particle
         ext = _PARTICLE_TAIL.match(doc_text, start + len(text))
         if ext and (text.split()[-1].lower() in _PARTICLES or ext.group(1)):

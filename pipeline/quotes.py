@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from pipeline import schemas
+from pipeline.entities import strip_titles
 from pipeline.segment import SENTENCE_OPENERS, assign_sentence_ids
 
 OPEN_MARKS = ["“", "«", "„"]
@@ -397,36 +398,41 @@ class _Article:
     def untagged_name(self, name: str, start: int, end: int) -> _Mention | None:
         """A speaker name the NER did not tag: the article's person with that surname, else itself.
 
-        The capitalised words must look like a person's name (``plausible_name``); "Friday
-        criticized", "Trump-branded", "Republican leaders said" give None (no speaker from
-        them), because a speaker is always an actor of the article.
+        Titles are not part of the name ("Mr. Husted" is Husted).  A new name must look like
+        a person's (``plausible_name``): "Friday criticized", "Trump-branded", "Another
+        Republican said" give None (no speaker from them), because a speaker is always an
+        actor of the article.
         """
         mention = next((x for x in self.mentions if x.start < end and start < x.end), None)
         if mention is not None:
             return mention
-        if not self.plausible_name(name, start):
+        name, start = strip_titles(name, start)
+        if not name:
             return None
         last = name.split()[-1]
         mention = next(
             (x for x in reversed(self.mentions) if x.actor_type == "person" and x.actor.split()[-1] == last),
             None,
         )
-        return mention or _Mention(start, end, name, "person", False)
+        if mention is not None:
+            return mention
+        return _Mention(start, end, name, "person", False) if self.plausible_name(name, start) else None
 
     def plausible_name(self, name: str, start: int) -> bool:
         """Whether capitalised words the NER missed can be a person's name.
 
-        General shape rules, no name list: the last word ends in letters (not "Trump-"
-        or a lone "Mr.") and is no contraction ("He's"); no word is a weekday, month,
-        determiner or group noun; not written after an article ("the Founding Fathers");
-        and a one-word name is not used elsewhere in the article as a counted noun or in
-        the plural ("a Republican", "Democrats").  "the Bush administration" says nothing:
+        General shape rules, no name list: the last word ends in letters (not "Trump-") and
+        is no contraction ("He's"); a one-word name, or the first word of a longer one, is
+        no weekday, month, determiner or group noun ("Friday", "Another Republican"; "Theresa
+        May" is a name); not written after an article ("the Founding Fathers"); and a
+        one-word name is not used elsewhere in the article as a counted noun or in the
+        plural ("a Republican", "Democrats").  "the Bush administration" says nothing:
         surnames take "the" too.
         """
         words = name.split()
-        if not words or not re.search(r"[^\W\d_]{2}$", words[-1]) or _CONTRACTION.search(words[-1]):
+        if not re.search(r"[^\W\d_]{2}$", words[-1]) or _CONTRACTION.search(words[-1]):
             return False
-        if any(w.strip(".’'").lower() in _NOT_PERSON_WORDS or w in _NOT_NAMES for w in words):
+        if words[0].strip(".’'").lower() in _NOT_PERSON_WORDS or words[0] in _NOT_NAMES:
             return False
         if re.search(r"\b(?:the|a|an)\s+$", self.text[max(0, start - 5) : start], re.IGNORECASE):
             return False

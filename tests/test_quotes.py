@@ -229,3 +229,19 @@ def test_every_speaker_is_an_actor_on_real_news():
     res = run_nlp(pl.DataFrame({"article_id": [a.doc_id for a in arts], "text": [a.text for a in arts]}))
     assert res.quotes.filter(pl.col("speaker").is_not_null()).height > 100
     _speakers_are_actors(res)
+
+
+def test_plausible_names_of_untagged_speakers():
+    """The shape rules alone, on one article's text (no model involved)."""
+    from pipeline.quotes import _Article
+
+    text = "Democrats met on Friday. A Republican left. Theresa May and Mr. Husted spoke. The Founding Fathers wrote."
+    art = _Article(text, [], [], [])
+    assert art.plausible_name("Theresa May", text.index("Theresa"))
+    assert art.plausible_name("Husted", text.index("Husted"))
+    for junk in ("Friday", "Trump-", "He’s", "Another Republican", "Republican", "Democrat"):
+        assert not art.plausible_name(junk, 0), junk
+    assert not art.plausible_name("Founding Fathers", text.index("Founding"))
+    # titles are not the name; the name is then checked
+    assert art.untagged_name("Mr. Husted", text.index("Mr."), text.index(" spoke")).actor == "Husted"
+    assert art.untagged_name("Mr.", 0, 3) is None
