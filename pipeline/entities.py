@@ -19,6 +19,7 @@ which full name a surname stands for) belong to ``pipeline.actors``.
 from __future__ import annotations
 
 import functools
+import logging
 import multiprocessing
 import os
 import re
@@ -30,6 +31,9 @@ import polars as pl
 # The model folder shipped with the repository, and the variable that overrides it.
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "newsdesk_ner"
 MODEL_ENV = "NEWSDESK_NER_MODEL"
+# A part of at most SPACY_BATCH articles takes seconds; far longer means a lost worker.
+WORKER_TIMEOUT_SECONDS = 300.0
+log = logging.getLogger(__name__)
 STOCK_MODEL = "en_core_web_sm"
 
 # Components of en_core_web_sm that its NER does not need: its NER has its own tok2vec
@@ -214,7 +218,19 @@ def model_entities(
     chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with multiprocessing.get_context(method).Pool(n_process) as pool:
-        for ents in pool.imap(functools.partial(_entities_of, batch_size=size), chunks):
+        results = pool.imap(functools.partial(_entities_of, batch_size=size), chunks)
+        for i in range(len(chunks)):
+            try:
+                ents = results.next(timeout=WORKER_TIMEOUT_SECONDS)
+            except multiprocessing.TimeoutError:
+                # a worker forked from a multi-threaded parent can die or deadlock, and the
+                # pool then waits forever for its task: finish in this process instead
+                log.warning("NER worker gave no answer in %ss; the last %d of %d parts run in-process",
+                            WORKER_TIMEOUT_SECONDS, len(chunks) - i, len(chunks))  # fmt: skip
+                pool.terminate()
+                for rest in chunks[i:]:
+                    yield from _entities_of(rest, size)
+                return
             yield from ents
 
 

@@ -91,3 +91,33 @@ def test_a_lone_quotation_mark_is_never_a_mention():
     assert _clean_spans(text, [(0, 1, "PERSON"), (22, 23, "PERSON"), (24, 34, "PERSON")]) == [
         (24, 34, "PERSON", "PERSON")
     ]
+
+
+_PARENT_PID = 0
+_REAL_ENTITIES_OF = entities._entities_of
+
+
+def _stuck_in_workers(batch: list[str], batch_size: int):
+    """What a deadlocked worker looks like from the parent: no answer (module level: pickled by name)."""
+    import os
+    import time
+
+    if os.getpid() != _PARENT_PID:
+        time.sleep(3600)
+    return _REAL_ENTITIES_OF(batch, batch_size)
+
+
+def test_a_lost_ner_worker_does_not_hang_the_stage(monkeypatch):
+    """A forked worker that dies or deadlocks loses its task; the parent finishes the rest itself."""
+    import os
+    import time
+
+    global _PARENT_PID
+    texts = ["Tony Blair met Gordon Brown in London.", "Angela Merkel spoke in Berlin on Monday."] * 4
+    expected = list(entities.model_entities(texts, n_process=1))
+    _PARENT_PID = os.getpid()
+    monkeypatch.setattr(entities, "_entities_of", _stuck_in_workers)
+    monkeypatch.setattr(entities, "WORKER_TIMEOUT_SECONDS", 2.0)
+    start = time.monotonic()
+    assert list(entities.model_entities(texts, n_process=2)) == expected
+    assert time.monotonic() - start < 60
