@@ -205,9 +205,8 @@ def unloaded_quarantine_rows(warehouse: Path, rejected: Path) -> int:
     with connect(warehouse, read_only=True) as con:
         if not _has_table(con, "quarantine"):
             return pl.scan_parquet(rejected).select(pl.len()).collect().item()
-        return int(scalar(con, "SELECT count(*) FROM read_parquet(?) q WHERE NOT EXISTS (SELECT 1 FROM quarantine x"
-                               " WHERE x.input = q.input AND x.stage = q.stage AND x.reason = q.reason"
-                               " AND x.detail IS NOT DISTINCT FROM q.detail)", [str(rejected)]))
+        return int(scalar(con, "SELECT count(*) FROM read_parquet(?) n WHERE NOT EXISTS ("
+                               f"SELECT 1 FROM quarantine x WHERE {QUARANTINE_KEY})", [str(rejected)]))
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -282,16 +281,29 @@ def load_batch(
         q_files = [str(p) for p in [rejected, *extra_quarantine] if p.exists()]
         inserted["quarantine"] = 0
         if q_files:
-            inserted["quarantine"] = con.execute(
-                "INSERT INTO quarantine BY NAME SELECT * FROM read_parquet(?) q WHERE NOT EXISTS ("
-                " SELECT 1 FROM quarantine x WHERE x.input = q.input AND x.stage = q.stage"
-                " AND x.reason = q.reason AND x.detail IS NOT DISTINCT FROM q.detail)",
-                [q_files],
-            ).fetchall()[0][0]
+            inserted["quarantine"] = _insert_new(con, "quarantine", "read_parquet(?)", QUARANTINE_KEY, [q_files])
         con.execute("COMMIT")
     return {k: int(v) for k, v in inserted.items()}
 
 
+def _insert_new(
+    con: duckdb.DuckDBPyConnection, table: str, source: str, key: str, params: list | None = None, where: str = ""
+) -> int:
+    """Insert the rows of ``source`` (alias ``n``) that ``table`` (alias ``x``) has no row for.
+
+    ``key`` says when two rows are the same; every load is an insert of what is new, so a
+    re-run (a retried task, a batch loaded twice) adds nothing.
+    """
+    return int(con.execute(
+        f"INSERT INTO {table} BY NAME SELECT * FROM {source} n "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} x WHERE {key}) {where}",
+        params or [],
+    ).fetchall()[0][0])
+
+
+# A refused input is the same quarantine row when it is refused again for the same reason.
+QUARANTINE_KEY = ("x.input = n.input AND x.stage = n.stage AND x.reason = n.reason "
+                  "AND x.detail IS NOT DISTINCT FROM n.detail")  # fmt: skip
 # Tables the ingest stage adds beside the articles, with the key that makes loading idempotent.
 INGEST_TABLE_KEYS = {
     "article_duplicates": "x.duplicate_id = n.duplicate_id",
@@ -320,13 +332,12 @@ def load_ingest_tables(work_db: Path, files: dict[str, Path]) -> dict[str, int]:
                 "article_duplicates": "AND n.duplicate_of IN (SELECT article_id FROM articles)",
                 "article_minhash": "AND n.article_id IN (SELECT article_id FROM articles)",
             }.get(table, "")
-            inserted[table] = int(con.execute(
-                f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?) n "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {table} x WHERE {key}) {only_loaded}",
-                [str(path)],
-            ).fetchall()[0][0])
+            inserted[table] = _insert_new(con, table, "read_parquet(?)", key, [str(path)], only_loaded)
         con.execute("COMMIT")
     return inserted
+
+
+ALIAS_KEY = "x.alias_key = n.alias_key AND x.actor_type = n.actor_type AND x.actor_id = n.actor_id"
 
 
 def _merge_aliases(con: duckdb.DuckDBPyConnection, folder: Path) -> int:
@@ -342,17 +353,12 @@ def _merge_aliases(con: duckdb.DuckDBPyConnection, folder: Path) -> int:
         [glob],
     )
     con.execute(
-        "UPDATE actor_aliases AS a SET n_mentions = a.n_mentions + b.n_mentions,"
-        " is_full_name = a.is_full_name OR b.is_full_name FROM batch_aliases AS b"
-        " WHERE a.alias_key = b.alias_key AND a.actor_type = b.actor_type AND a.actor_id = b.actor_id"
+        "UPDATE actor_aliases AS x SET n_mentions = x.n_mentions + n.n_mentions,"
+        f" is_full_name = x.is_full_name OR n.is_full_name FROM batch_aliases AS n WHERE {ALIAS_KEY}"
     )
-    added = con.execute(
-        "INSERT INTO actor_aliases BY NAME SELECT * FROM batch_aliases b WHERE NOT EXISTS ("
-        " SELECT 1 FROM actor_aliases a WHERE a.alias_key = b.alias_key AND a.actor_type = b.actor_type"
-        " AND a.actor_id = b.actor_id)"
-    ).fetchall()[0][0]
+    added = _insert_new(con, "actor_aliases", "batch_aliases", ALIAS_KEY)
     con.execute("DROP TABLE batch_aliases")
-    return int(added)
+    return added
 
 
 def append_run_log(con: duckdb.DuckDBPyConnection, records: list[dict]) -> int:
@@ -377,13 +383,10 @@ def append_run_log(con: duckdb.DuckDBPyConnection, records: list[dict]) -> int:
         ]
     ).with_columns(pl.col("started_at", "finished_at").str.to_datetime(time_zone="UTC"))
     con.register("new_log", frame.to_arrow())
-    n = con.execute(
-        "INSERT INTO run_log BY NAME SELECT * FROM new_log n WHERE NOT EXISTS ("
-        " SELECT 1 FROM run_log r WHERE r.batch_id = n.batch_id AND r.stage = n.stage"
-        " AND r.started_at = n.started_at)"
-    ).fetchall()[0][0]
+    n = _insert_new(con, "run_log", "new_log",
+                    "x.batch_id = n.batch_id AND x.stage = n.stage AND x.started_at = n.started_at")  # fmt: skip
     con.unregister("new_log")
-    return int(n)
+    return n
 
 
 @contextmanager
