@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from pipeline import schemas
+from pipeline.entities import CALENDAR_WORDS
 
 ACTOR_TYPE = {"PERSON": "person", "ORG": "organisation", "LOC": "place"}
 
@@ -66,9 +67,7 @@ _OUTLET_AFTER = re.compile(r"^(?:['’]s)?\s+(?:reported|reports|first reported|
 
 # Capitalised words that are too often something else to be re-scanned as a name alias.
 _ALIAS_STOP = {
-    "january", "february", "march", "april", "may", "june", "july", "august", "september",
-    "october", "november", "december", "monday", "tuesday", "wednesday", "thursday",
-    "friday", "saturday", "sunday", "the", "a", "an", "and", "of", "he", "she", "it",
+    *CALENDAR_WORDS, "the", "a", "an", "and", "of", "he", "she", "it",
     "president", "mr", "mrs", "ms", "dr", "new", "north", "south", "east", "west",
 }  # fmt: skip
 
@@ -366,8 +365,6 @@ ACTORS: dict[str, pl.DataType] = {
     "n_mentions": pl.Int64(),  # in this batch (the warehouse sums across batches)
     "n_articles": pl.Int64(),
 }
-# the alias state carried from batch to batch: its contract lives with the others
-ACTOR_ALIASES = schemas.ACTOR_ALIASES
 
 
 def name_key_expr(col: str) -> pl.Expr:
@@ -480,6 +477,6 @@ def assign_actor_ids(
     )
     return (
         actors.select(list(ACTORS)),
-        aliases.select(list(ACTOR_ALIASES)),
+        aliases.select(list(schemas.ACTOR_ALIASES)),
         m.drop("_akey", "_skey").sort("article_id", "mention_id"),
     )

@@ -72,6 +72,13 @@ TITLE_WORDS = {
     "striker", "midfielder", "goalkeeper", "defender", "director",
 }  # fmt: skip
 
+# Capitalised words that name a day or a month: never a person's name on their own.
+CALENDAR_WORDS = {
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december", "monday", "tuesday", "wednesday", "thursday",
+    "friday", "saturday", "sunday",
+}  # fmt: skip
+
 _SPLITTER = re.compile(r"\s*\n\s*|\s+/\s*|\s*/\s+")
 _ARTICLE = re.compile(r"^(?:the|The|THE)\s+")
 _PARTICLES = {"von", "van", "de", "der", "den", "da", "di", "du", "del", "della", "le", "la", "bin", "al"}

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from pipeline import schemas
-from pipeline.entities import strip_titles
+from pipeline.entities import CALENDAR_WORDS, strip_titles
 from pipeline.segment import SENTENCE_OPENERS, assign_sentence_ids
 
 OPEN_MARKS = ["“", "«", "„"]
@@ -215,10 +215,10 @@ _NOT_NAMES = {
     *SENTENCE_OPENERS,
 }  # fmt: skip
 # capitalised words that open a clause or name a time or a group, never a person's name
+# (a title before a name is stripped first, but a lone "Mr" or "Former" is not a name either)
 _NOT_PERSON_WORDS = {
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
-    "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",
-    "mr", "mrs", "ms", "dr", "another", "every", "each", "one", "former", "new", "other", "then", "yesterday",
+    *CALENDAR_WORDS, "mr", "mrs", "ms", "dr", "another", "every", "each", "one", "former", "new", "other", "then",
+    "yesterday",
     "today", "tomorrow", "republican", "republicans", "democrat", "democrats", "democratic", "conservative",
     "conservatives", "liberal", "liberals", "independent", "government", "police", "officials", "congress",
 }  # fmt: skip
