@@ -23,9 +23,7 @@ best_name as (  -- as in the actors model: the most frequent full written form
 ),
 
 best_type as (
-    select actor_id, first(actor_type order by n desc, actor_type) as actor_type
-    from (select actor_id, actor_type, count(*) as n from mentions group by all)
-    group by actor_id
+    {{ most_common('mentions', 'actor_id', 'actor_type') }}
 ),
 
 raw_actors as (

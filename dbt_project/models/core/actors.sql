@@ -16,9 +16,7 @@ best_name as (
 ),
 
 best_type as (
-    select actor_id, first(actor_type order by n desc, actor_type) as actor_type
-    from (select actor_id, actor_type, count(*) as n from mentions group by all)
-    group by actor_id
+    {{ most_common('mentions', 'actor_id', 'actor_type') }}
 ),
 
 stats as (
