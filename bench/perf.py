@@ -177,7 +177,8 @@ def measure_e2e(work: Path, input_dir: Path, state: Path, wh: Path, *, tag: str)
     stages = {}
     for p in sorted((run_dir / "stages").glob("*.json")):
         rec = json.loads(p.read_text())
-        stages[rec["stage"]] = {"seconds": rec["seconds"], "rows": rec["rows"]}
+        stages[rec["stage"]] = {"seconds": rec["seconds"], "rows": rec["rows"],
+                                "memory": rec.get("detail", {}).get("memory")}
     stage_sum = sum(s["seconds"] for s in stages.values())
     return {"system": "e2e", **_proc(m), "stages": stages, "stage_seconds": round(stage_sum, 3),
             "overhead_seconds": round(m.wall_seconds - stage_sum, 3), "settings": _settings_note(env),

@@ -33,7 +33,7 @@ import polars as pl
 
 from pipeline import schemas
 from pipeline.formats.base import Rejection
-from pipeline.warehouse import query_frame
+from pipeline.warehouse import duckdb_config, query_frame
 
 NUM_PERM = 128
 BANDS, ROWS = 32, 4  # candidate threshold ~ (1/32) ** (1/4) = 0.42, confirmed at NEAR_THRESHOLD
@@ -89,12 +89,18 @@ def signature(text: str) -> list[int]:
     return m.hashvalues.astype(np.uint32).tolist()
 
 
+SIGNATURE = pl.List(pl.UInt32)
+
+
+def with_signatures(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` plus the ``signature`` of its ``body`` (body only: headlines get rewritten)."""
+    return frame.with_columns(pl.Series("signature", [signature(b or "") for b in frame["body"].to_list()],
+                                        dtype=SIGNATURE))
+
+
 def signatures(articles: pl.DataFrame) -> pl.DataFrame:
-    """``article_id, signature`` of articles (body text only: headlines are rewritten)."""
-    return pl.DataFrame(
-        {"article_id": articles["article_id"], "signature": [signature(b) for b in articles["body"].to_list()]},
-        schema={"article_id": pl.String, "signature": pl.List(pl.UInt32)},
-    )
+    """``article_id, signature`` of articles."""
+    return with_signatures(articles.select("article_id", "body")).select("article_id", "signature")
 
 
 _BAND_SQL = f"""
@@ -113,7 +119,7 @@ def candidate_pairs(new: pl.DataFrame, published_db: Path | None) -> pl.DataFram
     out_schema = {"article_id": pl.String, "other_id": pl.String, "similarity": pl.Float64}
     if new.is_empty():
         return pl.DataFrame(schema=out_schema)
-    con = duckdb.connect(config={"autoinstall_known_extensions": "false"})
+    con = duckdb.connect(config=duckdb_config())
     try:
         con.register("new_sig", new.to_arrow())
         con.execute("CREATE TEMP TABLE allsig AS SELECT article_id, signature, true AS is_new FROM new_sig")
@@ -124,26 +130,24 @@ def candidate_pairs(new: pl.DataFrame, published_db: Path | None) -> pl.DataFram
             if has:
                 con.execute("INSERT INTO allsig SELECT article_id, signature, false FROM pub.article_minhash "
                             "WHERE article_id NOT IN (SELECT article_id FROM new_sig)")
+        # the similarity is computed where the signatures are: pulling a corpus's signatures
+        # into Python lists would cost ~4 KB per published article
         pairs = query_frame(con, f"""
             WITH bands AS ({_BAND_SQL.format(src='allsig')}),
-            newb AS (SELECT * FROM bands WHERE article_id IN (SELECT article_id FROM new_sig))
-            SELECT DISTINCT n.article_id, o.article_id AS other_id
-            FROM newb n JOIN bands o ON n.b = o.b AND n.h = o.h AND n.article_id != o.article_id
+            newb AS (SELECT * FROM bands WHERE article_id IN (SELECT article_id FROM new_sig)),
+            pairs AS (
+                SELECT DISTINCT n.article_id, o.article_id AS other_id
+                FROM newb n JOIN bands o ON n.b = o.b AND n.h = o.h AND n.article_id != o.article_id)
+            SELECT p.article_id, p.other_id,
+                   list_sum(list_transform(range(1, {NUM_PERM} + 1), lambda i:
+                                           (a.signature[i] = o.signature[i])::INTEGER)) / {NUM_PERM}
+                       AS similarity
+            FROM pairs p JOIN allsig a ON a.article_id = p.article_id JOIN allsig o ON o.article_id = p.other_id
             ORDER BY 1, 2
         """)
-        if pairs.is_empty():
-            return pl.DataFrame(schema=out_schema)
-        sigs = query_frame(con, "SELECT article_id, signature FROM allsig")
     finally:
         con.close()
-    index = {aid: i for i, aid in enumerate(sigs["article_id"].to_list())}
-    matrix = np.array(sigs["signature"].to_list(), dtype=np.uint32)
-    left = matrix[[index[a] for a in pairs["article_id"].to_list()]]
-    right = matrix[[index[a] for a in pairs["other_id"].to_list()]]
-    sim = (left == right).mean(axis=1)
-    return pairs.with_columns(pl.Series("similarity", sim, dtype=pl.Float64)).filter(
-        pl.col("similarity") >= NEAR_THRESHOLD
-    )
+    return pairs.cast(out_schema).filter(pl.col("similarity") >= NEAR_THRESHOLD)
 
 
 def copy_id(source_path: str, content_hash: str) -> str:
@@ -172,11 +176,16 @@ def clusters(pairs: list[tuple[str, str]], rank: dict[str, tuple]) -> dict[str, 
 
 @dataclass
 class Resolved:
-    articles: pl.DataFrame  # ARTICLES: new canonical articles only
+    articles: pl.LazyFrame  # ARTICLES: new canonical articles only, in read order (lazy: stream it out)
     duplicates: pl.DataFrame  # ARTICLE_DUPLICATES
     rejections: list[Rejection]
     signatures: pl.DataFrame  # ARTICLE_MINHASH of ``articles``
     already_loaded: int
+
+
+# What the decisions need of a candidate: everything but its text, which stays on disk.
+_META = ["article_id", "batch_id", "source_path", "source_format", "url", "outlet", "published_at", "title",
+         "content_hash", "n_chars", "summary_only", "id_kind"]
 
 
 def _rank_order(cands: pl.DataFrame) -> pl.DataFrame:
@@ -197,9 +206,14 @@ def _dup_row(row: dict, kind: str, of: str, similarity: float | None, now: datet
     }
 
 
-def resolve_duplicates(cands: pl.DataFrame, known: pl.DataFrame, published_db: Path | None, now: datetime
-                       ) -> Resolved:
+def resolve_duplicates(cands: pl.LazyFrame | pl.DataFrame, known: pl.DataFrame, published_db: Path | None,
+                       now: datetime) -> Resolved:
     """Split candidates into new canonical articles, linked duplicates and refusals.
+
+    ``cands`` carries each candidate's MinHash ``signature`` (``with_signatures``) and its
+    read-order number ``_row`` (as ``ingest.ingest_sources`` gives them). Only the
+    metadata and signatures are collected; the texts are streamed from ``cands`` to the
+    result, so memory does not hold a batch's text.
 
     ``known`` holds ``article_id, content_hash`` of the published articles. The same
     article read again is counted (``already_loaded``), not linked; the same source id with
@@ -213,7 +227,9 @@ def resolve_duplicates(cands: pl.DataFrame, known: pl.DataFrame, published_db: P
     already = 0
     keep: list[dict] = []
     first_by_id: dict[str, dict] = {}
-    for row in _rank_order(cands).iter_rows(named=True):
+    lazy = cands.lazy()
+    meta = lazy.select(*_META, "_row", "signature", body_chars=pl.col("body").str.len_chars()).collect()
+    for row in _rank_order(meta.drop("signature")).iter_rows(named=True):
         aid = row["article_id"]
         of = first_by_id.get(aid)
         published_hash = known_hash.get(aid)
@@ -250,16 +266,14 @@ def resolve_duplicates(cands: pl.DataFrame, known: pl.DataFrame, published_db: P
         if row["summary_only"]:
             rejections.append(Rejection(
                 row["source_path"], "summary_only",
-                f"the feed item has only a {len(row['body'])}-character summary and no page with its URL "
+                f"the feed item has only a {row['body_chars']}-character summary and no page with its URL "
                 f"{row['url']} was read or published (store the page beside the feed, or set fetch_pages)",
                 row["article_id"]))
         else:
             full.append(row)
-    schema = {**schemas.ARTICLES, **schemas.CANDIDATE_EXTRA}
-    frame = pl.DataFrame(full, schema={**schema, "_rank": pl.UInt32}) if full else pl.DataFrame(
-        schema={**schema, "_rank": pl.UInt32})
-    sigs = signatures(frame)
+    sigs = meta.filter(pl.col("_row").is_in([r["_row"] for r in full])).select("article_id", "signature")
     pairs = candidate_pairs(sigs, published_db)
+    near: set[str] = set()
     if not pairs.is_empty():
         new_rank = {r["article_id"]: (1, r["_rank"]) for r in full}
         ids = set(pairs["article_id"].to_list()) | set(pairs["other_id"].to_list())
@@ -273,10 +287,10 @@ def resolve_duplicates(cands: pl.DataFrame, known: pl.DataFrame, published_db: P
         near = {aid for aid, r in root.items() if r != aid and aid in by_id}
         for aid in sorted(near, key=lambda a: new_rank[a]):
             dups.append(_dup_row(by_id[aid], "near", root[aid], round(best_sim[aid], 4), now))
-        frame = frame.filter(~pl.col("article_id").is_in(sorted(near)))
         sigs = sigs.filter(~pl.col("article_id").is_in(sorted(near)))
+    keep_rows = sorted(r["_row"] for r in full if r["article_id"] not in near)
+    articles = schemas.conform(lazy.filter(pl.col("_row").is_in(keep_rows)), schemas.ARTICLES)
     dup_frame = pl.DataFrame(dups, schema=schemas.ARTICLE_DUPLICATES) if dups else schemas.empty(
         schemas.ARTICLE_DUPLICATES)
-    articles = schemas.conform(frame.sort("_rank"), schemas.ARTICLES)
     return Resolved(articles, dup_frame.unique("duplicate_id", keep="first", maintain_order=True), rejections,
                     schemas.conform(sigs, schemas.ARTICLE_MINHASH), already)

@@ -21,9 +21,11 @@ from __future__ import annotations
 import functools
 import logging
 import multiprocessing
+import multiprocessing.pool
 import os
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
@@ -207,38 +209,99 @@ def _entities_of(texts: list[str], batch_size: int) -> list[list[tuple[int, int,
     return [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in nlp.pipe(texts, batch_size=batch_size)]
 
 
+class NerWorkers:
+    """NER worker processes that live for a whole stage, started clean (never forked from it).
+
+    The caller of a stage runs Polars, DuckDB and Airflow threads. A child *forked* from a
+    multi-threaded process can inherit a lock that a thread held at the fork, a thread the
+    child does not have: it then hangs or dies. At 10k articles a forked worker was lost
+    about once per run (each time a 300 s stall, see ``WORKER_TIMEOUT_SECONDS``). So workers
+    are started by a forkserver (spawn where there is none): a clean, single-threaded
+    process. Each loads the model once, in its initializer; the model setting is passed
+    explicitly, because the forkserver keeps the environment of its first use.
+    """
+
+    def __init__(self, n_process: int) -> None:
+        methods = multiprocessing.get_all_start_methods()
+        self._ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        self.n_process = n_process
+        self._pool = self._start()
+
+    def _start(self) -> multiprocessing.pool.Pool:
+        return self._ctx.Pool(self.n_process, initializer=_init_worker, initargs=(os.environ.get(MODEL_ENV, ""),))
+
+    def entities(self, texts: list[str], size: int) -> Iterator[list[tuple[int, int, str]]]:
+        """Raw entities of ``texts`` in order, sent to the workers ``size`` texts at a time."""
+        chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
+        results = self._pool.imap(functools.partial(_entities_of, batch_size=size), chunks)
+        for i in range(len(chunks)):
+            try:
+                ents = results.next(timeout=WORKER_TIMEOUT_SECONDS)
+            except multiprocessing.TimeoutError:
+                # a worker that dies (say, killed for memory) loses its task and the pool
+                # waits forever: finish this call here, and start fresh workers for the next
+                log.warning("NER worker gave no answer in %ss; the last %d of %d parts run in-process",
+                            WORKER_TIMEOUT_SECONDS, len(chunks) - i, len(chunks))  # fmt: skip
+                self._pool.terminate()
+                self._pool = self._start()
+                for rest in chunks[i:]:
+                    yield from _entities_of(rest, size)
+                return
+            yield from ents
+
+    def close(self) -> None:
+        self._pool.terminate()
+        self._pool.join()
+
+
+def _init_worker(model: str) -> None:
+    if model:
+        os.environ[MODEL_ENV] = model
+    else:
+        os.environ.pop(MODEL_ENV, None)
+    load_nlp()
+
+
+_WORKERS: NerWorkers | None = None  # the stage's workers, while ner_workers() is open
+
+
+@contextmanager
+def ner_workers(n_process: int) -> Iterator[None]:
+    """Keep ``n_process`` NER workers for the block (a stage): start-up is paid once, not per chunk."""
+    global _WORKERS
+    if n_process <= 1 or _WORKERS is not None:
+        yield
+        return
+    _WORKERS = NerWorkers(n_process)
+    try:
+        yield
+    finally:
+        workers, _WORKERS = _WORKERS, None
+        workers.close()
+
+
 def model_entities(
     texts: list[str], *, batch_size: int = 64, n_process: int = 1
 ) -> Iterator[list[tuple[int, int, str]]]:
     """The model's raw entities per text, in input order, on ``n_process`` processes.
 
     Why not ``nlp.pipe(n_process=...)``: spaCy sends every Doc back serialised, and we only
-    need a few (start, end, label) tuples per article.  Workers are forked after the model
-    is loaded, so they share it instead of loading it again; chunks are small enough that
-    both processes stay busy to the end.
+    need a few (start, end, label) tuples per article. Inside ``ner_workers`` the stage's
+    workers are used; otherwise workers are started for this call (see ``NerWorkers``).
+    Parts are small enough that both processes stay busy to the end.
     """
     if n_process <= 1 or len(texts) < 2 * n_process:
         yield from _entities_of(texts, batch_size)
         return
-    load_nlp()  # in the parent, before the fork
     size = max(1, min(batch_size, -(-len(texts) // (4 * n_process))))
-    chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    with multiprocessing.get_context(method).Pool(n_process) as pool:
-        results = pool.imap(functools.partial(_entities_of, batch_size=size), chunks)
-        for i in range(len(chunks)):
-            try:
-                ents = results.next(timeout=WORKER_TIMEOUT_SECONDS)
-            except multiprocessing.TimeoutError:
-                # a worker forked from a multi-threaded parent can die or deadlock, and the
-                # pool then waits forever for its task: finish in this process instead
-                log.warning("NER worker gave no answer in %ss; the last %d of %d parts run in-process",
-                            WORKER_TIMEOUT_SECONDS, len(chunks) - i, len(chunks))  # fmt: skip
-                pool.terminate()
-                for rest in chunks[i:]:
-                    yield from _entities_of(rest, size)
-                return
-            yield from ents
+    if _WORKERS is not None:
+        yield from _WORKERS.entities(texts, size)
+        return
+    workers = NerWorkers(n_process)
+    try:
+        yield from workers.entities(texts, size)
+    finally:
+        workers.close()
 
 
 def spacy_mentions(articles: pl.DataFrame, *, batch_size: int = 64, n_process: int = 1) -> pl.DataFrame:

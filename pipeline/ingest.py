@@ -22,6 +22,7 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline import schemas
-from pipeline.dedup import canonical_url
+from pipeline.dedup import canonical_url, with_signatures
 from pipeline.formats import feeds, records
 from pipeline.formats.base import Item, RawArticle, Refused, Rejection
 from pipeline.formats.decode import decode_bytes
@@ -418,9 +419,16 @@ def quarantine_frame(rows: Iterable[Rejection], batch_id: str, stage: str, now: 
     return pl.DataFrame(data, schema=schemas.QUARANTINE) if data else schemas.empty(schemas.QUARANTINE)
 
 
+CANDIDATE_BLOCK = 1000  # candidate rows turned into one Arrow block (and one spilled part) at a time
+
+
 @dataclass
 class IngestResult:
-    candidates: pl.DataFrame  # ARTICLES contract + summary_only, id_kind; not yet de-duplicated
+    # ARTICLES contract + CANDIDATE_EXTRA + ``signature`` (MinHash) + ``_row`` (read order); not yet
+    # de-duplicated. Lazy: with a spill folder it scans parquet parts, so a batch of any size
+    # is never whole in memory.
+    candidates: pl.LazyFrame
+    n_candidates: int
     rejections: list[Rejection]
     inputs: pl.DataFrame  # INGEST_INPUTS rows of the inputs read in this run
     stats: ReadStats
@@ -432,14 +440,42 @@ class IngestResult:
 
 def ingest_sources(sources: list[Source], batch_id: str, *, max_file_bytes: int,
                    seen: pl.DataFrame | None = None, cutoff: datetime | None = None,
-                   now: datetime | None = None) -> IngestResult:
-    """Read every new or changed input of ``sources`` into candidates and rejections."""
+                   now: datetime | None = None, spill_dir: Path | None = None) -> IngestResult:
+    """Read every new or changed input of ``sources`` into candidates and rejections.
+
+    Candidate rows become an Arrow block every ``CANDIDATE_BLOCK`` rows, with their MinHash
+    signatures computed while the text is at hand. With ``spill_dir`` each block is written
+    there as a parquet part and dropped from memory: ingest's memory is then one block's
+    (plus small per-article metadata), whatever the batch size. Python row dicts cost
+    ~40 KB per article, so a 100k-article batch held whole would need gigabytes.
+    """
     now = now or datetime.now(UTC)
     seen_map = _seen_map(seen)
+    schema = {**schemas.ARTICLES, **schemas.CANDIDATE_EXTRA}
     rows: list[dict[str, object]] = []
+    blocks: list[pl.DataFrame] = []
+    parts: list[Path] = []
+    n_candidates = 0
     rejections: list[Rejection] = []
     manifest: list[dict[str, object]] = []
     stats = ReadStats()
+    if spill_dir is not None:
+        shutil.rmtree(spill_dir, ignore_errors=True)
+        spill_dir.mkdir(parents=True)
+
+    def flush() -> None:
+        nonlocal n_candidates
+        if not rows:
+            return
+        block = with_signatures(pl.DataFrame(rows, schema=schema)).with_row_index("_row", offset=n_candidates)
+        n_candidates += block.height
+        rows.clear()
+        if spill_dir is None:
+            blocks.append(block)
+        else:
+            parts.append(spill_dir / f"part-{len(parts):05d}.parquet")
+            block.write_parquet(parts[-1])
+
     for source in sources:
         for rec, items in read_source(source, seen=seen_map, cutoff=cutoff, max_file_bytes=max_file_bytes,
                                       stats=stats):
@@ -457,11 +493,18 @@ def ingest_sources(sources: list[Source], batch_id: str, *, max_file_bytes: int,
                         rec.articles += 1
             if rec is not None:
                 manifest.append({**rec.__dict__, "batch_id": batch_id, "read_at": now})
-    schema = {**schemas.ARTICLES, **schemas.CANDIDATE_EXTRA}
-    candidates = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
+            if len(rows) >= CANDIDATE_BLOCK:
+                flush()
+    flush()
+    if parts:
+        candidates = pl.scan_parquet(parts)
+    elif blocks:
+        candidates = pl.concat(blocks).lazy()
+    else:
+        candidates = with_signatures(pl.DataFrame(schema=schema)).with_row_index("_row").lazy()
     inputs = pl.DataFrame(manifest, schema=schemas.INGEST_INPUTS) if manifest else schemas.empty(
         schemas.INGEST_INPUTS)
-    return IngestResult(candidates, rejections, inputs, stats)
+    return IngestResult(candidates, n_candidates, rejections, inputs, stats)
 
 
 def _seen_map(seen: pl.DataFrame | None) -> dict[tuple[str, str], dict]:

@@ -19,6 +19,8 @@ Layout of ``<state>/runs/<batch_id>/``::
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import hashlib
 import json
 import logging
@@ -26,7 +28,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -149,6 +151,18 @@ def write_parquet_atomic(frame: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def sink_parquet_atomic(frame: Any, path: Path, *, row_group_size: int = 1000) -> None:
+    """Stream a Polars LazyFrame to parquet via a temporary file and rename (never whole in memory).
+
+    Polars' default row group is the whole output, which its parquet sink buffers: memory
+    then grows with the rows. Small row groups keep the sink's memory at one group's.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    frame.sink_parquet(tmp, engine="streaming", row_group_size=row_group_size)
+    os.replace(tmp, path)
+
+
 KILL_HOOK_ENV = "NEWSDESK_FAULT_KILL_STAGE"
 
 
@@ -165,6 +179,55 @@ def _fault_hook(stage: str) -> None:
 
         log.warning("fault injection: SIGKILL inside stage %s", stage)
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _status_mb(field_name: str) -> float | None:
+    """A ``/proc/self/status`` memory field (``VmRSS``, ``VmHWM``) in MB; None off Linux."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field_name + ":"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss() -> None:
+    """Start a new peak-RSS window for this process (Linux: ``5`` > ``/proc/self/clear_refs``).
+
+    Under ``dag.test`` every task runs in one process, so without the reset a stage's
+    peak would be the largest of all the stages before it.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+    except OSError:
+        pass
+
+
+def release_memory() -> None:
+    """Hand freed heap back to the OS after a stage (glibc ``malloc_trim``; a no-op elsewhere).
+
+    Under ``dag.test`` the next stage runs in the same process; without this, the pages a
+    finished stage freed stay resident and add to every later stage's peak.
+    """
+    gc.collect()
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def stage_memory() -> dict[str, float | None]:
+    """This process's RSS now and its peak since the stage began, plus its children's peak.
+
+    ``children_peak_rss_mb`` is the largest RSS of any reaped child (the NER workers), over
+    the process's life, not only this stage (the kernel keeps no per-window value).
+    """
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"rss_mb": _status_mb("VmRSS"), "peak_rss_mb": _status_mb("VmHWM"),
+            "children_peak_rss_mb": round(children, 1)}
 
 
 class StageRecord:
@@ -190,6 +253,7 @@ def record_stage(manifest: Manifest, stage: str) -> Iterator[StageRecord]:
     t0 = time.perf_counter()
     status, error = "success", None
     log.info("[%s] %s: started", manifest.batch_id, stage)
+    _reset_peak_rss()
     try:
         yield rec
         _fault_hook(stage)
@@ -198,6 +262,8 @@ def record_stage(manifest: Manifest, stage: str) -> Iterator[StageRecord]:
         raise
     finally:
         seconds = round(time.perf_counter() - t0, 3)
+        rec.detail["memory"] = stage_memory()
+        release_memory()
         payload = {
             "batch_id": manifest.batch_id,
             "run_id": manifest.run_id,

@@ -10,6 +10,8 @@ exclusive) into ``articles.text`` of the same ``article_id``.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import polars as pl
 
 UTC_TS = pl.Datetime("us", "UTC")
@@ -170,13 +172,17 @@ def empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
-def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+
+
+def conform(frame: Frame, schema: dict[str, pl.DataType]) -> Frame:
     """Select and cast ``frame`` to the contract, failing loudly on a missing column.
 
     Casting is strict: a value that does not fit the contract is a bug upstream and must
     not be turned into a NULL on the way to the warehouse.
     """
-    missing = [c for c in schema if c not in frame.columns]
+    names = frame.collect_schema().names()
+    missing = [c for c in schema if c not in names]
     if missing:
         raise ValueError(f"frame is missing contract columns {missing}")
     return frame.select([pl.col(c).cast(t, strict=True) for c, t in schema.items()])

@@ -27,7 +27,14 @@ from pipeline import dedup, quarantine, schemas, warehouse
 from pipeline.config import Settings
 from pipeline.dbt import DbtFailed, run_dbt
 from pipeline.ingest import Rejection, ingest_sources, quarantine_frame
-from pipeline.runs import Manifest, atomic_write_text, batch_id_for, record_stage, write_parquet_atomic
+from pipeline.runs import (
+    Manifest,
+    atomic_write_text,
+    batch_id_for,
+    record_stage,
+    sink_parquet_atomic,
+    write_parquet_atomic,
+)
 from pipeline.sources import load_sources
 from pipeline.validate import (
     StageReport,
@@ -100,35 +107,40 @@ def ingest(manifest_path: str) -> str:
         now = datetime.now(UTC)
         sources = load_sources(cfg.input_dir)
         seen = warehouse.published_table(cfg.warehouse, "ingest_inputs")
+        spill = m.run_dir / "ingest-parts"
         result = ingest_sources(sources, m.batch_id, max_file_bytes=cfg.max_file_bytes, seen=seen,
-                                cutoff=m.cutoff, now=now)
+                                cutoff=m.cutoff, now=now, spill_dir=spill)
         held = quarantine.held_article_ids(cfg)
-        candidates = result.candidates.join(held, on="article_id", how="anti")
+        candidates = result.candidates.join(held.lazy(), on="article_id", how="anti")
         resolved = dedup.resolve_duplicates(candidates, warehouse.known_articles(cfg.warehouse), cfg.warehouse, now)
         rejected = quarantine_frame([*result.rejections, *resolved.rejections], m.batch_id, "ingest", now)
         # an input whose articles are held in a quarantined batch is read again until released
-        held_inputs = result.candidates.join(held, on="article_id", how="semi").select("source", "input")
-        inputs = result.inputs.join(held_inputs, on=["source", "input"], how="anti")
+        held_rows = result.candidates.join(held.lazy(), on="article_id", how="semi").select(
+            "source", "input").collect()
+        inputs = result.inputs.join(held_rows.unique(), on=["source", "input"], how="anti")
+        tables = m.ingest_tables
+        write_parquet_atomic(resolved.duplicates, tables["article_duplicates"])
+        write_parquet_atomic(inputs, tables["ingest_inputs"])
+        write_parquet_atomic(resolved.signatures, tables["article_minhash"])
+        write_parquet_atomic(rejected, m.rejected_path)
+        sink_parquet_atomic(resolved.articles, m.articles_path)
+        shutil.rmtree(spill, ignore_errors=True)
+        new = pl.scan_parquet(m.articles_path)
+        n_new = new.select(pl.len()).collect().item()
         stats = result.stats
         rec.count(
             files=stats.inputs, files_read=stats.read, files_unchanged=stats.unchanged + stats.unchanged_content,
-            files_deferred=stats.deferred, articles_read=result.candidates.height,
-            already_loaded=resolved.already_loaded, held_in_quarantine=result.candidates.height - candidates.height,
-            duplicates=resolved.duplicates.height, new_articles=resolved.articles.height, rejected=rejected.height,
+            files_deferred=stats.deferred, articles_read=result.n_candidates,
+            already_loaded=resolved.already_loaded, held_in_quarantine=held_rows.height,
+            duplicates=resolved.duplicates.height, new_articles=n_new, rejected=rejected.height,
         )
         rec.detail["files_by_format"] = stats.by_format
         if resolved.duplicates.height:
             rec.detail["duplicates_by_kind"] = dict(resolved.duplicates.group_by("kind").len().sort("kind").iter_rows())
         if rejected.height:
             rec.detail["rejected_by_reason"] = dict(rejected.group_by("reason").len().sort("reason").iter_rows())
-        if resolved.articles.height:
-            rec.detail["languages"] = dict(resolved.articles.group_by("language").len().sort("language").iter_rows())
-        tables = m.ingest_tables
-        write_parquet_atomic(resolved.duplicates, tables["article_duplicates"])
-        write_parquet_atomic(inputs, tables["ingest_inputs"])
-        write_parquet_atomic(resolved.signatures, tables["article_minhash"])
-        write_parquet_atomic(rejected, m.rejected_path)
-        write_parquet_atomic(resolved.articles, m.articles_path)
+        if n_new:
+            rec.detail["languages"] = dict(new.group_by("language").len().sort("language").collect().iter_rows())
     return manifest_path
 
 
@@ -188,6 +200,7 @@ def nlp(manifest_path: str) -> str:
     Chunks run in order: each links its actors to the ids of earlier chunks and earlier
     runs (the published ``actor_aliases``), so one person keeps one id across the corpus.
     """
+    from pipeline import entities
     from pipeline.linking import link_actors, merge_aliases  # loads spaCy: only this task pays
     from pipeline.nlp import run_nlp
 
@@ -205,18 +218,19 @@ def nlp(manifest_path: str) -> str:
         if n == 0:  # nothing new: no model to load, empty parts keep the contract
             for t, schema in NLP_TABLES.items():
                 schemas.empty(schema).write_parquet(m.nlp_parts(t) / "part-00000.parquet")
-        for part, offset in enumerate(range(0, n, cfg.nlp_batch_size)):
-            chunk = articles.slice(offset, cfg.nlp_batch_size).collect()
-            result, bad = _nlp_by_language(run_nlp, chunk, cfg)
-            failures.extend(bad)
-            mentions, quotes, aliases = link_actors(result, known_aliases)
-            known_aliases = merge_aliases(known_aliases, aliases)
-            frames = {"sentences": result.sentences, "tokens": result.tokens, "entity_mentions": mentions,
-                      "quotes": quotes, "actor_aliases": aliases}
-            for t, frame in frames.items():
-                write_parquet_atomic(frame, m.nlp_parts(t) / f"part-{part:05d}.parquet")
-                totals[t] += frame.height
-            log.info("[%s] nlp: %d/%d articles", m.batch_id, min(offset + cfg.nlp_batch_size, n), n)
+        with entities.ner_workers(_processes_for(min(n, cfg.nlp_batch_size), cfg)):
+            for part, offset in enumerate(range(0, n, cfg.nlp_batch_size)):
+                chunk = articles.slice(offset, cfg.nlp_batch_size).collect()
+                result, bad = _nlp_by_language(run_nlp, chunk, cfg)
+                failures.extend(bad)
+                mentions, quotes, aliases = link_actors(result, known_aliases)
+                known_aliases = merge_aliases(known_aliases, aliases)
+                frames = {"sentences": result.sentences, "tokens": result.tokens, "entity_mentions": mentions,
+                          "quotes": quotes, "actor_aliases": aliases}
+                for t, frame in frames.items():
+                    write_parquet_atomic(frame, m.nlp_parts(t) / f"part-{part:05d}.parquet")
+                    totals[t] += frame.height
+                log.info("[%s] nlp: %d/%d articles", m.batch_id, min(offset + cfg.nlp_batch_size, n), n)
         rec.count(articles=n, **totals, nlp_failures=len(failures))
         if failures:
             rows = quarantine_frame(failures, m.batch_id, "nlp", datetime.now(UTC))
@@ -253,14 +267,18 @@ def _nlp_by_language(run_nlp: Any, chunk: pl.DataFrame, cfg: Settings) -> tuple[
     ), bad
 
 
+def _processes_for(articles: int, cfg: Settings) -> int:
+    """NER processes for a chunk: a second one only pays for itself with a couple of batches each."""
+    return cfg.nlp_processes if articles >= 2 * SPACY_BATCH * cfg.nlp_processes else 1
+
+
 def _nlp_chunk(run_nlp: Any, chunk: pl.DataFrame, cfg: Settings) -> tuple[Any, list[Rejection]]:
     """Run NLP on a chunk; if it raises, isolate the articles that break it.
 
     One pathological article must not block every nightly run: it is quarantined with the
     error and the rest of the chunk goes on.
     """
-    # a second spaCy process only pays for itself with a couple of batches of articles for each
-    n_process = cfg.nlp_processes if chunk.height >= 2 * SPACY_BATCH * cfg.nlp_processes else 1
+    n_process = _processes_for(chunk.height, cfg)
     try:
         return run_nlp(chunk, batch_size=SPACY_BATCH, n_process=n_process), []
     except Exception:

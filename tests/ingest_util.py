@@ -45,7 +45,8 @@ def run_ingest(folder: Path, *, max_file_bytes: int = 5_000_000, published: Path
         schema={"article_id": pl.String, "content_hash": pl.String})
     resolved = dedup.resolve_duplicates(result.candidates, known, published, NOW)
     rejected = {r.input: (r.reason, r.detail) for r in [*result.rejections, *resolved.rejections]}
-    return Outcome(resolved.articles, resolved.duplicates, rejected, result.inputs, result.candidates)
+    return Outcome(resolved.articles.collect(), resolved.duplicates, rejected, result.inputs,
+                   result.candidates.collect())
 
 
 def sample_text() -> str:
