@@ -301,6 +301,10 @@ def summarise(rows: list[dict[str, Any]]) -> dict[tuple[int, str], dict[str, Any
             stages = sorted({st for r in rs for st in r["stages"]})
             s["stages"] = {st: statistics.median(r["stages"][st]["seconds"] for r in rs if st in r["stages"])
                            for st in stages}
+            # the DAG process's own peak within each stage (pipeline.runs.stage_memory)
+            s["stage_peak_mb"] = {st: statistics.median(vals) for st in stages if (vals := [
+                (r["stages"][st].get("memory") or {}).get("peak_rss_mb") for r in rs if st in r["stages"]])
+                and None not in vals}
             s["new_articles"] = rs[0].get("new_articles")
             s["seconds"] = s["wall_seconds"]
         out[(n, key)] = s
@@ -367,6 +371,16 @@ def render(summary: dict[tuple[int, str], dict[str, Any]]) -> str:
             cells = " | ".join(f"{s['stages'].get(st, 0):,.1f}" for st in stage_names)
             lines.append(f"| {n:,} | {kind} | {s['new_articles']:,} | {s['wall_seconds']:,.1f} | {cells} "
                          f"| {s['overhead_seconds']:,.1f} | {s['peak_rss_mb']:,.0f} | {s['warehouse_mb']:,.0f} |")
+    mem = [(n, kinds[key], s) for n in sizes for key in kinds if (s := summary.get((n, key))) and s["stage_peak_mb"]]
+    if mem:
+        lines += ["", "Peak RSS of the DAG process within each stage (MB; the NER workers are separate processes, "
+                  "counted in the tree's peak):", "",
+                  "| N articles | run | " + " | ".join(stage_names) + " | peak RSS tree | peak PSS tree |",
+                  "| --- | --- | " + " | ".join("---" for _ in stage_names) + " | --- | --- |"]
+        for n, kind, s in mem:
+            cells = " | ".join(f"{s['stage_peak_mb'][st]:,.0f}" if st in s["stage_peak_mb"] else "–"
+                               for st in stage_names)
+            lines.append(f"| {n:,} | {kind} | {cells} | {s['peak_rss_mb']:,.0f} | {s['peak_pss_mb']:,.0f} |")
     inc = [(n, summary.get((n, "e2e:full")), summary.get((n, "e2e:one_pct_new")), summary.get((n, "e2e:zero_new")))
            for n in sizes]
     if any(one for _, _, one, _ in inc):
@@ -396,9 +410,11 @@ def plot(summary: dict[tuple[int, str], dict[str, Any]], path: Path) -> None:
             continue
         xs = [n for n, _ in pts]
         ax1.plot(xs, [s["words"] / s["seconds"] for _, s in pts], marker="o", label=name)
-        ax2.plot(xs, [s["peak_rss_mb"] for _, s in pts], marker="o", label=name)
+        line = ax2.plot(xs, [s["peak_rss_mb"] for _, s in pts], marker="o", label=f"{name}, RSS")[0]
+        ax2.plot(xs, [s["peak_pss_mb"] for _, s in pts], marker="x", linestyle="--", color=line.get_color(),
+                 label=f"{name}, PSS")
     for ax, title, unit in ((ax1, "Throughput", "words / s (median)"), (ax2, "Peak memory of the process tree",
-                                                                         "peak RSS, MB (median)")):
+                                                                         "peak RSS / PSS of the tree, MB (median)")):
         ax.set_xscale("log")
         ax.set_xlabel("articles in the run (N)")
         ax.set_ylabel(unit)

@@ -233,12 +233,18 @@ def nlp(manifest_path: str) -> str:
                 log.info("[%s] nlp: %d/%d articles", m.batch_id, min(offset + cfg.nlp_batch_size, n), n)
         rec.count(articles=n, **totals, nlp_failures=len(failures))
         if failures:
-            rows = quarantine_frame(failures, m.batch_id, "nlp", datetime.now(UTC))
-            bad_ids = rows.select("article_id")
-            write_parquet_atomic(pl.concat([pl.read_parquet(m.rejected_path), rows]), m.rejected_path)
-            write_parquet_atomic(pl.read_parquet(m.articles_path).join(bad_ids, on="article_id", how="anti"),
-                                 m.articles_path)
+            _move_to_quarantine(m, quarantine_frame(failures, m.batch_id, "nlp", datetime.now(UTC)))
     return manifest_path
+
+
+def _move_to_quarantine(m: Manifest, rows: pl.DataFrame) -> None:
+    """Add QUARANTINE ``rows`` to the batch's refusals and take their articles out of the batch.
+
+    The articles file is streamed (a 100k batch is ~300 MB of text) and replaced atomically.
+    """
+    write_parquet_atomic(pl.concat([pl.read_parquet(m.rejected_path), rows]), m.rejected_path)
+    sink_parquet_atomic(pl.scan_parquet(m.articles_path).join(rows.select("article_id").lazy(), on="article_id",
+                                                              how="anti"), m.articles_path)
 
 
 ENGLISH = ("en", "und")  # "und": too short to tell; the corpus is English, so NER still runs
@@ -338,13 +344,11 @@ def _quarantine_articles(m: Manifest, failing: pl.DataFrame) -> None:
     rows = [Rejection(path, "nlp_check_failed", f"per-article NLP checks failed: {detail}", aid)
             for aid, path, detail in paths.join(reasons, on="article_id").iter_rows()]
     bad_ids = failing.select("article_id")
-    frame = quarantine_frame(rows, m.batch_id, "validate_nlp", datetime.now(UTC))
-    pl.concat([pl.read_parquet(m.rejected_path), frame]).write_parquet(m.rejected_path)
-    pl.read_parquet(m.articles_path).join(bad_ids, on="article_id", how="anti").write_parquet(m.articles_path)
+    _move_to_quarantine(m, quarantine_frame(rows, m.batch_id, "validate_nlp", datetime.now(UTC)))
     for part in m.nlp_dir.glob("*/part-*.parquet"):
         frame = pl.read_parquet(part)
         if "article_id" in frame.columns:
-            frame.join(bad_ids, on="article_id", how="anti").write_parquet(part)
+            write_parquet_atomic(frame.join(bad_ids, on="article_id", how="anti"), part)
     log.warning("[%s] validate_nlp: %d article(s) quarantined: %s", m.batch_id, len(rows),
                 "; ".join(f"{r.article_id} {r.detail}" for r in rows[:5]))
 

@@ -213,78 +213,110 @@ def raw_frames(articles: pl.DataFrame | pl.LazyFrame) -> dict[str, pl.DataFrame]
 
 
 def nlp_frames(articles: Path, nlp_dir: Path) -> dict[str, pl.DataFrame | Chunks]:
-    """Per-article span checks computed by DuckDB over the NLP parquet files, plus rows (by part)."""
+    """Per-article span checks computed by DuckDB over the NLP parquet files, plus rows (by part).
+
+    The checks run part by part: a part holds whole articles (one NLP chunk), so each check
+    means the same on it as on the batch, and a 100k batch's ~60M tokens are never one hash
+    table. Over the whole batch at once, ``count(DISTINCT)`` per article (which cannot
+    spill) ran out of DuckDB's memory limit at 100k articles.
+    """
+    tables = {"s": "sentences", "t": "tokens", "m": "entity_mentions", "q": "quotes"}
+    for table in tables.values():
+        if not any((nlp_dir / table).glob("*.parquet")):
+            raise FileNotFoundError(f"NLP output {nlp_dir / table} has no parquet parts")
+
+    def every_part(table: str) -> str:
+        return f"read_parquet('{nlp_dir / table}/*.parquet', union_by_name=true, filename=true)"
+
     con = duckdb.connect(config=duckdb_config(temp_dir=nlp_dir.parent / "duckdb_tmp"))
     try:
-        def parts(table: str) -> str:
-            return f"read_parquet('{nlp_dir / table}/*.parquet', union_by_name=true)"
-
-        for table in ("sentences", "tokens", "entity_mentions", "quotes"):
-            if not any((nlp_dir / table).glob("*.parquet")):
-                raise FileNotFoundError(f"NLP output {nlp_dir / table} has no parquet parts")
-        con.execute(f"CREATE VIEW a AS SELECT article_id, text, n_chars FROM read_parquet('{articles}')")
-        con.execute(f"CREATE VIEW s AS SELECT * FROM {parts('sentences')}")
-        con.execute(f"CREATE VIEW t AS SELECT * FROM {parts('tokens')}")
-        con.execute(f"CREATE VIEW m AS SELECT * FROM {parts('entity_mentions')}")
-        con.execute(f"CREATE VIEW q AS SELECT * FROM {parts('quotes')}")
-        span_checks = """
-            SELECT x.article_id,
-                   count(*) AS n,
-                   count(*) FILTER (WHERE x."start" < 0 OR x."end" <= x."start" OR x."end" > a.n_chars)
-                       AS outside_text,
-                   count(*) FILTER (WHERE x.span IS NOT NULL
-                       AND substring(a.text, x."start" + 1, x."end" - x."start") != x.span) AS text_mismatch,
-                   count(*) - count(DISTINCT x.id) AS duplicate_ids
-            FROM ({src}) x JOIN a USING (article_id) GROUP BY x.article_id"""
-
-        def spans(text_col: str, id_col: str, view: str) -> str:
-            src = f'SELECT article_id, "start", "end", {text_col} AS span, {id_col} AS id FROM {view}'
-            return span_checks.format(src=src)
-        checks = query_frame(con, f"""
-            WITH
-            sc AS ({spans("NULL", "sentence_id", "s")}),
-            tc AS ({spans("text", "token_id", "t")}),
-            mc AS ({spans("text", "mention_id", "m")}),
-            qc AS ({spans("quote_text", "quote_id", "q")}),
-            orphans AS (
-                SELECT count(*) AS n FROM (
-                    SELECT article_id FROM s UNION ALL SELECT article_id FROM t
-                    UNION ALL SELECT article_id FROM m UNION ALL SELECT article_id FROM q)
-                WHERE article_id NOT IN (SELECT article_id FROM a)),
-            unknown_speakers AS (
-                SELECT q.article_id, count(*) AS n FROM q
-                WHERE q.speaker IS NOT NULL AND NOT EXISTS (
-                    SELECT 1 FROM m WHERE m.article_id = q.article_id AND m.actor = q.speaker)
-                GROUP BY q.article_id),
-            quotes_outside_sentences AS (  -- quotes_in_context shows each quote in its sentence(s)
-                SELECT q.article_id, count(*) AS n FROM q
-                WHERE NOT EXISTS (SELECT 1 FROM s WHERE s.article_id = q.article_id
-                                  AND s."start" < q."end" AND s."end" > q."start")
-                GROUP BY q.article_id)
-            SELECT a.article_id,
-                   coalesce(sc.n, 0)::BIGINT AS sentences,
-                   coalesce(tc.n, 0)::BIGINT AS tokens,
-                   (coalesce(sc.outside_text, 0) + coalesce(tc.outside_text, 0) + coalesce(mc.outside_text, 0)
-                    + coalesce(qc.outside_text, 0))::BIGINT AS spans_outside_text,
-                   (coalesce(tc.text_mismatch, 0) + coalesce(mc.text_mismatch, 0)
-                    + coalesce(qc.text_mismatch, 0))::BIGINT AS spans_not_matching_text,
-                   (coalesce(sc.duplicate_ids, 0) + coalesce(tc.duplicate_ids, 0) + coalesce(mc.duplicate_ids, 0)
-                    + coalesce(qc.duplicate_ids, 0))::BIGINT AS duplicate_ids,
-                   coalesce(us.n, 0)::BIGINT AS unknown_speakers,
-                   coalesce(qs.n, 0)::BIGINT AS quotes_outside_sentences,
-                   (SELECT n FROM orphans)::BIGINT AS orphan_rows_in_batch
-            FROM a
-            LEFT JOIN sc USING (article_id) LEFT JOIN tc USING (article_id)
-            LEFT JOIN mc USING (article_id) LEFT JOIN qc USING (article_id)
-            LEFT JOIN unknown_speakers us USING (article_id)
-            LEFT JOIN quotes_outside_sentences qs USING (article_id)
-            ORDER BY a.article_id""")
+        ids = " UNION ALL ".join(f"SELECT article_id, parse_filename(filename) AS part FROM {every_part(t)}"
+                                 for t in tables.values())
+        con.execute(f"CREATE TEMP TABLE part_of AS SELECT DISTINCT article_id, part FROM ({ids})")
+        orphans = con.execute(f"""
+            SELECT count(*) FROM ({ids}) WHERE article_id NOT IN (SELECT article_id FROM read_parquet('{articles}'))
+        """).fetchone()[0]
+        # the batch's texts, stored in part order so that each part's few rows are read alone
+        con.execute(f"""
+            CREATE TEMP TABLE a_all AS
+            SELECT p.part, x.article_id, x.text, x.n_chars
+            FROM read_parquet('{articles}') x JOIN part_of p USING (article_id) ORDER BY p.part""")
+        per_part = []
+        for (part,) in con.execute("SELECT DISTINCT part FROM part_of ORDER BY 1").fetchall():
+            con.execute(f"CREATE OR REPLACE TEMP VIEW a AS SELECT * FROM a_all WHERE part = '{part}'")
+            for view, table in tables.items():
+                f = nlp_dir / table / part
+                src = f"read_parquet('{f}')" if f.exists() else f"(SELECT * FROM {every_part(table)} LIMIT 0)"
+                con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {src}")
+            per_part.append(_article_checks(con))
+        batch = query_frame(con, f"SELECT article_id FROM read_parquet('{articles}')")
     finally:
         con.close()
+    found = pl.concat(per_part) if per_part else None
+    checks = batch if found is None else batch.join(found, on="article_id", how="left")
+    checks = checks.with_columns(
+        [pl.col(c).fill_null(0).cast(pl.Int64) for c in ARTICLE_CHECK_COLUMNS if c in checks.columns]
+        + [pl.lit(0, dtype=pl.Int64).alias(c) for c in ARTICLE_CHECK_COLUMNS if c not in checks.columns]
+        + [pl.lit(orphans, dtype=pl.Int64).alias("orphan_rows_in_batch")]
+    ).select("article_id", *ARTICLE_CHECK_COLUMNS, "orphan_rows_in_batch").sort("article_id")
     mentions = Chunks(sorted((nlp_dir / "entity_mentions").glob("*.parquet")), lambda f: f)
     quotes = Chunks(sorted((nlp_dir / "quotes").glob("*.parquet")),
                     lambda f: f.with_columns(pl.col("quote_text").str.len_chars().alias("quote_chars")))
     return {"nlp.article_checks": checks, "nlp.entity_mentions": mentions, "nlp.quotes": quotes}
+
+
+ARTICLE_CHECK_COLUMNS = ("sentences", "tokens", "spans_outside_text", "spans_not_matching_text", "duplicate_ids",
+                         "unknown_speakers", "quotes_outside_sentences")
+
+
+def _article_checks(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per-article span checks over the views ``a`` (articles) and ``s``/``t``/``m``/``q`` (one part)."""
+    span_checks = """
+        SELECT x.article_id,
+               count(*) AS n,
+               count(*) FILTER (WHERE x."start" < 0 OR x."end" <= x."start" OR x."end" > a.n_chars)
+                   AS outside_text,
+               count(*) FILTER (WHERE x.span IS NOT NULL
+                   AND substring(a.text, x."start" + 1, x."end" - x."start") != x.span) AS text_mismatch,
+               count(*) - count(DISTINCT x.id) AS duplicate_ids
+        FROM ({src}) x JOIN a USING (article_id) GROUP BY x.article_id"""
+
+    def spans(text_col: str, id_col: str, view: str) -> str:
+        src = f'SELECT article_id, "start", "end", {text_col} AS span, {id_col} AS id FROM {view}'
+        return span_checks.format(src=src)
+    return query_frame(con, f"""
+        WITH
+        sc AS ({spans("NULL", "sentence_id", "s")}),
+        tc AS ({spans("text", "token_id", "t")}),
+        mc AS ({spans("text", "mention_id", "m")}),
+        qc AS ({spans("quote_text", "quote_id", "q")}),
+        unknown_speakers AS (
+            SELECT q.article_id, count(*) AS n FROM q
+            WHERE q.speaker IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM m WHERE m.article_id = q.article_id AND m.actor = q.speaker)
+            GROUP BY q.article_id),
+        quotes_outside_sentences AS (  -- quotes_in_context shows each quote in its sentence(s)
+            SELECT q.article_id, count(*) AS n FROM q
+            WHERE NOT EXISTS (SELECT 1 FROM s WHERE s.article_id = q.article_id
+                              AND s."start" < q."end" AND s."end" > q."start")
+            GROUP BY q.article_id)
+        SELECT a.article_id,
+               coalesce(sc.n, 0)::BIGINT AS sentences,
+               coalesce(tc.n, 0)::BIGINT AS tokens,
+               (coalesce(sc.outside_text, 0) + coalesce(tc.outside_text, 0) + coalesce(mc.outside_text, 0)
+                + coalesce(qc.outside_text, 0))::BIGINT AS spans_outside_text,
+               (coalesce(tc.text_mismatch, 0) + coalesce(mc.text_mismatch, 0)
+                + coalesce(qc.text_mismatch, 0))::BIGINT AS spans_not_matching_text,
+               (coalesce(sc.duplicate_ids, 0) + coalesce(tc.duplicate_ids, 0) + coalesce(mc.duplicate_ids, 0)
+                + coalesce(qc.duplicate_ids, 0))::BIGINT AS duplicate_ids,
+               coalesce(us.n, 0)::BIGINT AS unknown_speakers,
+               coalesce(qs.n, 0)::BIGINT AS quotes_outside_sentences
+        FROM a
+        LEFT JOIN sc USING (article_id) LEFT JOIN tc USING (article_id)
+        LEFT JOIN mc USING (article_id) LEFT JOIN qc USING (article_id)
+        LEFT JOIN unknown_speakers us USING (article_id)
+        LEFT JOIN quotes_outside_sentences qs USING (article_id)
+        """)
 
 
 def warehouse_frames(con: duckdb.DuckDBPyConnection, batch_articles: Path) -> dict[str, pl.DataFrame]:
