@@ -111,7 +111,7 @@ def ingest(manifest_path: str) -> str:
         result = ingest_sources(sources, m.batch_id, max_file_bytes=cfg.max_file_bytes, seen=seen,
                                 cutoff=m.cutoff, now=now, spill_dir=spill)
         held = quarantine.held_article_ids(cfg)
-        candidates = result.candidates.join(held.lazy(), on="article_id", how="anti")
+        candidates = result.candidates.join(held.lazy(), on="article_id", how="anti", maintain_order="left")
         resolved = dedup.resolve_duplicates(candidates, warehouse.known_articles(cfg.warehouse), cfg.warehouse, now)
         rejected = quarantine_frame([*result.rejections, *resolved.rejections], m.batch_id, "ingest", now)
         # an input whose articles are held in a quarantined batch is read again until released
