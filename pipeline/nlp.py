@@ -28,8 +28,9 @@ def run_nlp(articles: pl.DataFrame, *, batch_size: int = 64, n_process: int = 1)
     """Segment, tag, canonicalise and attribute quotes for a batch of ARTICLES rows.
 
     ``batch_size``/``n_process`` go to the NER step (``entities.model_entities``):
-    ``n_process=2`` forks a second worker after the model is loaded (copy-on-write, so the
-    model is not loaded twice) and pays off from a few dozen articles on.
+    ``n_process=2`` runs NER on two worker processes started from a forkserver (the stage's
+    ``entities.ner_workers``, or ones started for the call), each with the model loaded
+    once; it pays off from a few dozen articles on.
     """
     articles = articles.sort("article_id")
     sentences, tokens = segment.segment(articles)
