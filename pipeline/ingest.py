@@ -451,7 +451,6 @@ def ingest_sources(sources: list[Source], batch_id: str, *, max_file_bytes: int,
     """
     now = now or datetime.now(UTC)
     seen_map = _seen_map(seen)
-    schema = {**schemas.ARTICLES, **schemas.CANDIDATE_EXTRA}
     rows: list[dict[str, object]] = []
     blocks: list[pl.DataFrame] = []
     parts: list[Path] = []
@@ -467,7 +466,7 @@ def ingest_sources(sources: list[Source], batch_id: str, *, max_file_bytes: int,
         nonlocal n_candidates
         if not rows:
             return
-        block = with_signatures(pl.DataFrame(rows, schema=schema)).with_row_index("_row", offset=n_candidates)
+        block = _candidate_block(rows, n_candidates)
         n_candidates += block.height
         rows.clear()
         if spill_dir is None:
@@ -501,10 +500,16 @@ def ingest_sources(sources: list[Source], batch_id: str, *, max_file_bytes: int,
     elif blocks:
         candidates = pl.concat(blocks).lazy()
     else:
-        candidates = with_signatures(pl.DataFrame(schema=schema)).with_row_index("_row").lazy()
+        candidates = _candidate_block([], 0).lazy()
     inputs = pl.DataFrame(manifest, schema=schemas.INGEST_INPUTS) if manifest else schemas.empty(
         schemas.INGEST_INPUTS)
     return IngestResult(candidates, n_candidates, rejections, inputs, stats)
+
+
+def _candidate_block(rows: list[dict[str, object]], first_row: int) -> pl.DataFrame:
+    """Candidate rows as a frame with their MinHash ``signature`` and read-order ``_row``."""
+    frame = pl.DataFrame(rows, schema={**schemas.ARTICLES, **schemas.CANDIDATE_EXTRA})
+    return with_signatures(frame).with_row_index("_row", offset=first_row)
 
 
 def _seen_map(seen: pl.DataFrame | None) -> dict[tuple[str, str], dict]:

@@ -243,8 +243,17 @@ def _move_to_quarantine(m: Manifest, rows: pl.DataFrame) -> None:
     The articles file is streamed (a 100k batch is ~300 MB of text) and replaced atomically.
     """
     write_parquet_atomic(pl.concat([pl.read_parquet(m.rejected_path), rows]), m.rejected_path)
-    sink_parquet_atomic(pl.scan_parquet(m.articles_path).join(rows.select("article_id").lazy(), on="article_id",
-                                                              how="anti"), m.articles_path)
+    _drop_articles(m.articles_path, rows.select("article_id"))
+
+
+def _drop_articles(path: Path, article_ids: pl.DataFrame) -> None:
+    """Rewrite a parquet file (streamed, atomically) without the rows of ``article_ids``.
+
+    A file without an ``article_id`` column (the actor_aliases parts) is left as it is.
+    """
+    frame = pl.scan_parquet(path)
+    if "article_id" in frame.collect_schema().names():
+        sink_parquet_atomic(frame.join(article_ids.lazy(), on="article_id", how="anti"), path)
 
 
 ENGLISH = ("en", "und")  # "und": too short to tell; the corpus is English, so NER still runs
@@ -346,9 +355,7 @@ def _quarantine_articles(m: Manifest, failing: pl.DataFrame) -> None:
     bad_ids = failing.select("article_id")
     _move_to_quarantine(m, quarantine_frame(rows, m.batch_id, "validate_nlp", datetime.now(UTC)))
     for part in m.nlp_dir.glob("*/part-*.parquet"):
-        frame = pl.read_parquet(part)
-        if "article_id" in frame.columns:
-            write_parquet_atomic(frame.join(bad_ids, on="article_id", how="anti"), part)
+        _drop_articles(part, bad_ids)
     log.warning("[%s] validate_nlp: %d article(s) quarantined: %s", m.batch_id, len(rows),
                 "; ".join(f"{r.article_id} {r.detail}" for r in rows[:5]))
 

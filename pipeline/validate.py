@@ -232,9 +232,11 @@ def nlp_frames(articles: Path, nlp_dir: Path) -> dict[str, pl.DataFrame | Chunks
     try:
         ids = " UNION ALL ".join(f"SELECT article_id, parse_filename(filename) AS part FROM {every_part(t)}"
                                  for t in tables.values())
-        con.execute(f"CREATE TEMP TABLE part_of AS SELECT DISTINCT article_id, part FROM ({ids})")
+        # one pass over every NLP row: which part holds each article, and how many rows it has
+        con.execute(f"CREATE TEMP TABLE part_of AS SELECT article_id, part, count(*) AS n FROM ({ids}) GROUP BY ALL")
         orphans = con.execute(f"""
-            SELECT count(*) FROM ({ids}) WHERE article_id NOT IN (SELECT article_id FROM read_parquet('{articles}'))
+            SELECT coalesce(sum(n), 0) FROM part_of
+            WHERE article_id NOT IN (SELECT article_id FROM read_parquet('{articles}'))
         """).fetchone()[0]
         # the batch's texts, stored in part order so that each part's few rows are read alone
         con.execute(f"""
