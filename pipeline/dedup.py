@@ -23,21 +23,32 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 import polars as pl
 
-from pipeline import schemas
+from pipeline import schemas, snapshots
 from pipeline.formats.base import Rejection
+from pipeline.runs import sink_parquet_atomic
 from pipeline.warehouse import duckdb_config, query_frame
+
+if TYPE_CHECKING:
+    import duckdb
 
 NUM_PERM = 128
 BANDS, ROWS = 32, 4  # candidate threshold ~ (1/32) ** (1/4) = 0.42, confirmed at NEAR_THRESHOLD
 NEAR_THRESHOLD = 0.7
+# DuckDB memory of the de-duplication database: it holds metadata and signatures (~1 KB per
+# candidate), and DuckDB keeps a table's pages cached up to its limit. At 100k candidates the
+# general limit (512MB) let ingest's peak grow to ~650 MB over its base; with 128MB it stays
+# at its 10k size (~+240 MB) and spills the rest, which cost 2 s of the 100k stage's 300 s.
+DEDUP_MEMORY = "128MB"
 SHINGLE = 5
 SEED = 1  # fixed: signatures must be comparable across runs
 
@@ -103,53 +114,6 @@ def signatures(articles: pl.DataFrame) -> pl.DataFrame:
     return with_signatures(articles.select("article_id", "body")).select("article_id", "signature")
 
 
-_BAND_SQL = f"""
-    SELECT article_id, b, hash(list_slice(signature, b * {ROWS} + 1, (b + 1) * {ROWS})) AS h
-    FROM {{src}}, range({BANDS}) t(b)"""
-
-
-def candidate_pairs(new: pl.DataFrame, published_db: Path | None) -> pl.DataFrame:
-    """Pairs ``(article_id, other_id, similarity)`` of near-duplicates, each involving a new article.
-
-    ``other_id`` is another new article or a published one (from ``article_minhash``);
-    ``similarity`` is the share of equal signature values (a Jaccard estimate).
-    """
-    import duckdb
-
-    out_schema = {"article_id": pl.String, "other_id": pl.String, "similarity": pl.Float64}
-    if new.is_empty():
-        return pl.DataFrame(schema=out_schema)
-    con = duckdb.connect(config=duckdb_config())
-    try:
-        con.register("new_sig", new.to_arrow())
-        con.execute("CREATE TEMP TABLE allsig AS SELECT article_id, signature, true AS is_new FROM new_sig")
-        if published_db is not None and published_db.exists():
-            con.execute(f"ATTACH '{published_db}' AS pub (READ_ONLY)")
-            has = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_catalog='pub' "
-                              "AND table_name='article_minhash'").fetchall()[0][0]
-            if has:
-                con.execute("INSERT INTO allsig SELECT article_id, signature, false FROM pub.article_minhash "
-                            "WHERE article_id NOT IN (SELECT article_id FROM new_sig)")
-        # the similarity is computed where the signatures are: pulling a corpus's signatures
-        # into Python lists would cost ~4 KB per published article
-        pairs = query_frame(con, f"""
-            WITH bands AS ({_BAND_SQL.format(src='allsig')}),
-            newb AS (SELECT * FROM bands WHERE article_id IN (SELECT article_id FROM new_sig)),
-            pairs AS (
-                SELECT DISTINCT n.article_id, o.article_id AS other_id
-                FROM newb n JOIN bands o ON n.b = o.b AND n.h = o.h AND n.article_id != o.article_id)
-            SELECT p.article_id, p.other_id,
-                   list_sum(list_transform(range(1, {NUM_PERM} + 1), lambda i:
-                                           (a.signature[i] = o.signature[i])::INTEGER)) / {NUM_PERM}
-                       AS similarity
-            FROM pairs p JOIN allsig a ON a.article_id = p.article_id JOIN allsig o ON o.article_id = p.other_id
-            ORDER BY 1, 2
-        """)
-    finally:
-        con.close()
-    return pairs.cast(out_schema).filter(pl.col("similarity") >= NEAR_THRESHOLD)
-
-
 def copy_id(source_path: str, content_hash: str) -> str:
     """Stable id of one copy (input + content) in article_duplicates."""
     return hashlib.sha256(f"{source_path}\n{content_hash}".encode()).hexdigest()[:16]
@@ -179,7 +143,7 @@ class Resolved:
     articles: pl.LazyFrame  # ARTICLES: new canonical articles only, in read order (lazy: stream it out)
     duplicates: pl.DataFrame  # ARTICLE_DUPLICATES
     rejections: list[Rejection]
-    signatures: pl.DataFrame  # ARTICLE_MINHASH of ``articles``
+    signatures: pl.LazyFrame  # ARTICLE_MINHASH of ``articles``, in the same order
     already_loaded: int
 
 
@@ -187,110 +151,214 @@ class Resolved:
 _META = ["article_id", "batch_id", "source_path", "source_format", "url", "outlet", "published_at", "title",
          "content_hash", "n_chars", "summary_only", "id_kind"]
 
+# Every decision of one candidate, made in SQL over the metadata (``cand``) and the published
+# ``known`` articles; ``_rank`` orders copies best first: full text over summary, earliest
+# published, longest, then by name and read order.
+_DECIDE_SQL = """
+CREATE TABLE decided AS
+WITH ranked AS (
+    SELECT c.* EXCLUDE (signature), k.content_hash AS pub_hash,
+           row_number() OVER (ORDER BY summary_only, published_at NULLS LAST, n_chars DESC NULLS LAST,
+                                       source_path NULLS LAST, _row) AS _rank
+    FROM cand c LEFT JOIN known k USING (article_id)),
+by_id AS (
+    SELECT *, row_number() OVER w AS id_pos,
+           coalesce(pub_hash, first_value(content_hash) OVER w) AS base_hash,
+           first_value(summary_only) OVER w AS first_summary,
+           first_value(source_path) OVER w AS first_path
+    FROM ranked WINDOW w AS (PARTITION BY article_id ORDER BY _rank)),
+decisions AS (
+    SELECT *, CASE
+        WHEN pub_hash = content_hash THEN 'already'              -- the same article read again
+        WHEN pub_hash IS NULL AND id_pos = 1 THEN 'keep'          -- first copy of a new id
+        WHEN id_kind = 'record_id' AND base_hash != content_hash THEN 'conflicting_duplicate'
+        WHEN pub_hash IS NULL AND first_summary THEN 'summary_only'
+        WHEN base_hash = content_hash THEN 'exact'
+        ELSE 'same_url' END AS decision
+    FROM by_id)
+-- a kept copy whose text is already published, or kept under a better-ranked id, is an
+-- exact duplicate of that article (``hash_of``)
+SELECT d.*, CASE WHEN decision = 'keep' THEN coalesce(
+        kh.article_id, first_value(d.article_id) OVER (PARTITION BY content_hash, decision ORDER BY _rank))
+    END AS hash_of
+FROM decisions d
+LEFT JOIN (SELECT content_hash, min(article_id) AS article_id FROM known GROUP BY 1) kh USING (content_hash)
+"""
 
-def _rank_order(cands: pl.DataFrame) -> pl.DataFrame:
-    """Best copy first: full text over summary, earliest published, longest, then by name."""
-    return cands.sort(
-        ["summary_only", "published_at", "n_chars", "source_path"],
-        descending=[False, False, True, False], nulls_last=True,
-    ).with_row_index("_rank")
+_DUP_COLUMNS = """left(sha256(source_path || chr(10) || content_hash), 16) AS duplicate_id, article_id,
+    {of} AS duplicate_of, {kind} AS kind, {sim}::DOUBLE AS similarity, batch_id, source_path, source_format,
+    url, outlet, published_at, title, content_hash, $now::TIMESTAMPTZ AS detected_at, {phase} AS phase, _rank"""
 
 
-def _dup_row(row: dict, kind: str, of: str, similarity: float | None, now: datetime) -> dict:
-    return {
-        "duplicate_id": copy_id(row["source_path"], row["content_hash"]), "article_id": row["article_id"],
-        "duplicate_of": of, "kind": kind, "similarity": similarity, "batch_id": row["batch_id"],
-        "source_path": row["source_path"], "source_format": row["source_format"], "url": row["url"],
-        "outlet": row["outlet"], "published_at": row["published_at"], "title": row["title"],
-        "content_hash": row["content_hash"], "detected_at": now,
-    }
-
-
-def resolve_duplicates(cands: pl.LazyFrame | pl.DataFrame, known: pl.DataFrame, published_db: Path | None,
-                       now: datetime) -> Resolved:
+def resolve_duplicates(cands: pl.LazyFrame | pl.DataFrame, published_db: Path | None, now: datetime,
+                       work_dir: Path | None = None) -> Resolved:
     """Split candidates into new canonical articles, linked duplicates and refusals.
 
     ``cands`` carries each candidate's MinHash ``signature`` (``with_signatures``) and its
-    read-order number ``_row`` (as ``ingest.ingest_sources`` gives them). Only the
-    metadata and signatures are collected; the texts are streamed from ``cands`` to the
-    result, so memory does not hold a batch's text.
+    read-order number ``_row`` (as ``ingest.ingest_sources`` gives them). The published
+    warehouse (``published_db``, its current snapshot) gives the articles already loaded and
+    their signatures. The same article read again is counted (``already_loaded``), not
+    linked; the same source id with different text is refused (``conflicting_duplicate``); a
+    feed item that only has a summary is linked to the page of its URL when one was read,
+    else refused.
 
-    ``known`` holds ``article_id, content_hash`` of the published articles. The same
-    article read again is counted (``already_loaded``), not linked; the same source id with
-    different text is refused (``conflicting_duplicate``); a feed item that only has a
-    summary is linked to the page of its URL when one was read, else refused.
+    Every decision is a DuckDB query over the candidates' metadata and signatures; with
+    ``work_dir`` the database is a file there, bounded by newsdesk's DuckDB memory limit and
+    spilling beside it, and the results are parquet files the returned frames scan. So
+    memory does not grow with the batch: no text, no Python row per candidate (a 100k batch
+    held ~300 MB of metadata and row dicts when the decisions were a Python loop). Without
+    ``work_dir`` (small batches, tests) the database is in memory.
     """
-    dups: list[dict] = []
-    rejections: list[Rejection] = []
-    known_hash = dict(zip(known["article_id"].to_list(), known["content_hash"].to_list(), strict=True))
-    known_ids_by_hash = dict(zip(known["content_hash"].to_list(), known["article_id"].to_list(), strict=False))
-    already = 0
-    keep: list[dict] = []
-    first_by_id: dict[str, dict] = {}
+    import duckdb
+
     lazy = cands.lazy()
-    meta = lazy.select(*_META, "_row", "signature", body_chars=pl.col("body").str.len_chars()).collect()
-    for row in _rank_order(meta.drop("signature")).iter_rows(named=True):
-        aid = row["article_id"]
-        of = first_by_id.get(aid)
-        published_hash = known_hash.get(aid)
-        if published_hash == row["content_hash"]:
-            already += 1
-            continue
-        base_hash = published_hash if published_hash is not None else (of["content_hash"] if of else None)
-        if base_hash is None:  # first copy of this id
-            first_by_id[aid] = row
-            keep.append(row)
-            continue
-        where = "the published article" if published_hash is not None else of["source_path"]
-        if row["id_kind"] == "record_id" and base_hash != row["content_hash"]:
-            rejections.append(Rejection(row["source_path"], "conflicting_duplicate",
-                                        f"same id as {where} but different text", aid))
-        elif of is not None and of["summary_only"]:
-            rejections.append(Rejection(row["source_path"], "summary_only", "feed item without full text", aid))
+    meta = lazy.select(*_META, "_row", "signature", body_chars=pl.col("body").str.len_chars())
+    if work_dir is not None:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        work_dir.mkdir(parents=True)
+        config = {**duckdb_config(work_dir / "spill"), "memory_limit": DEDUP_MEMORY}
+        con = duckdb.connect(str(work_dir / "dedup.duckdb"), config=config)
+        sink_parquet_atomic(meta, work_dir / "candidates.parquet")
+        con.execute("CREATE TABLE cand AS SELECT * FROM read_parquet(?)", [str(work_dir / "candidates.parquet")])
+    else:
+        con = duckdb.connect(config={**duckdb_config(), "memory_limit": DEDUP_MEMORY})
+        con.register("cand_in", meta.collect().to_arrow())
+        con.execute("CREATE TABLE cand AS SELECT * FROM cand_in")
+    try:
+        _attach_published(con, published_db)
+        con.execute(_DECIDE_SQL)
+        con.execute("""CREATE TABLE fresh AS SELECT d.*, c.signature FROM decided d JOIN cand c USING (_row)
+                       WHERE d.decision = 'keep' AND d.hash_of = d.article_id AND NOT d.summary_only""")
+        near = _near_duplicates(con)
+        con.execute("CREATE TABLE near (article_id VARCHAR, duplicate_of VARCHAR, similarity DOUBLE)")
+        if near:
+            con.executemany("INSERT INTO near VALUES (?, ?, ?)", near)
+        dups = _duplicates(con, now)
+        rejections = _rejections(con)
+        already = con.execute("SELECT count(*) FROM decided WHERE decision = 'already'").fetchall()[0][0]
+        published = "FROM fresh WHERE article_id NOT IN (SELECT article_id FROM near) ORDER BY _row"
+        keep = _result(con, f"SELECT _row {published}", work_dir, "keep")
+        sigs = _result(con, f"SELECT article_id, signature {published}", work_dir, "minhash")
+    finally:
+        con.close()
+    articles = schemas.conform(lazy.join(keep, on="_row", how="semi", maintain_order="left"), schemas.ARTICLES)
+    return Resolved(articles, dups, rejections, schemas.conform(sigs, schemas.ARTICLE_MINHASH), already)
+
+
+def _attach_published(con: duckdb.DuckDBPyConnection, published_db: Path | None) -> None:
+    """Views ``known`` (published ``article_id, content_hash``) and ``published_sig`` (their
+    signatures) over the current published snapshot, empty when nothing is published."""
+    path = snapshots.resolve(published_db) if published_db is not None else None
+    tables: set[str] = set()
+    if path is not None:
+        con.execute(f"ATTACH '{path}' AS pub (READ_ONLY)")
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
+                                            "WHERE table_catalog = 'pub'").fetchall()}
+    con.execute("CREATE VIEW known AS " + (
+        "SELECT article_id, content_hash FROM pub.articles" if "articles" in tables
+        else "SELECT NULL::VARCHAR AS article_id, NULL::VARCHAR AS content_hash WHERE false"))
+    con.execute("CREATE VIEW published_sig AS " + (
+        "SELECT article_id, signature FROM pub.article_minhash" if "article_minhash" in tables
+        else "SELECT NULL::VARCHAR AS article_id, NULL::UINTEGER[] AS signature WHERE false"))
+
+
+def _near_duplicates(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, float]]:
+    """``(article_id, duplicate_of, similarity)`` of the new articles that are near-duplicates.
+
+    LSH banding, one band at a time: each join then holds one band's hashes (1/``BANDS`` of
+    the signatures), not all of them. Pairs are confirmed on the full signature where the
+    signatures are, and clustered with the best-ranked copy (a published article first) as
+    the canonical one; the pairs and clusters are few, so that part is plain Python.
+    """
+    con.execute(f"""
+        CREATE TABLE sig AS
+        SELECT article_id, signature, true AS is_new FROM fresh
+        UNION ALL
+        SELECT article_id, signature, false FROM published_sig WHERE article_id NOT IN (SELECT article_id FROM fresh);
+        CREATE TABLE bands AS
+        SELECT b, hash(list_slice(signature, b * {ROWS} + 1, (b + 1) * {ROWS})) AS h, article_id, is_new
+        FROM sig, range({BANDS}) t(b) ORDER BY b;
+        CREATE TABLE pairs (article_id VARCHAR, other_id VARCHAR);
+    """)
+    for band in range(BANDS):
+        con.execute("""
+            INSERT INTO pairs
+            SELECT n.article_id, o.article_id
+            FROM (SELECT h, article_id FROM bands WHERE b = $b AND is_new) n
+            JOIN (SELECT h, article_id FROM bands WHERE b = $b) o ON n.h = o.h AND n.article_id != o.article_id
+        """, {"b": band})
+    pairs = con.execute(f"""
+        WITH p AS (SELECT DISTINCT article_id, other_id FROM pairs),
+        scored AS (
+            SELECT p.article_id, p.other_id,
+                   list_sum(list_transform(range(1, {NUM_PERM} + 1), lambda i:
+                                           (a.signature[i] = o.signature[i])::INTEGER)) / {NUM_PERM} AS similarity
+            FROM p JOIN sig a ON a.article_id = p.article_id JOIN sig o ON o.article_id = p.other_id)
+        SELECT s.*, f._rank FROM scored s JOIN fresh f USING (article_id)
+        WHERE similarity >= {NEAR_THRESHOLD} ORDER BY 1, 2
+    """).fetchall()
+    if not pairs:
+        return []
+    new_rank = {a: (1, rank) for a, _, _, rank in pairs}
+    rank = {x: new_rank.get(x, (0, 0)) for a, o, _, _ in pairs for x in (a, o)}  # published: the originals
+    root = clusters([(a, o) for a, o, _, _ in pairs], rank)
+    best_sim: dict[str, float] = {}
+    for a, o, sim, _ in pairs:
+        for x in (a, o):
+            best_sim[x] = max(best_sim.get(x, 0.0), sim)
+    return [(a, root[a], round(best_sim[a], 4))
+            for a in sorted(new_rank, key=new_rank.__getitem__) if root[a] != a]
+
+
+def _duplicates(con: duckdb.DuckDBPyConnection, now: datetime) -> pl.DataFrame:
+    """ARTICLE_DUPLICATES: same id (exact or same URL), same text under another id, near text;
+    one row per copy (input + content), the first decision that linked it."""
+    frame = query_frame(con, f"""
+        SELECT * EXCLUDE (phase, _rank) FROM (
+            SELECT {_DUP_COLUMNS.format(of='article_id', kind='decision',
+                                        sim="CASE WHEN decision = 'exact' THEN 1.0 END", phase=1)}
+            FROM decided WHERE decision IN ('exact', 'same_url')
+            UNION ALL
+            SELECT {_DUP_COLUMNS.format(of='hash_of', kind="'exact'", sim='1.0', phase=2)}
+            FROM decided WHERE decision = 'keep' AND hash_of != article_id AND NOT summary_only
+            UNION ALL
+            SELECT {_DUP_COLUMNS.format(of='n.duplicate_of', kind="'near'", sim='n.similarity', phase=3)}
+            FROM fresh JOIN near n USING (article_id))
+        QUALIFY row_number() OVER (PARTITION BY duplicate_id ORDER BY phase, _rank) = 1
+        ORDER BY phase, _rank
+    """, {"now": now})
+    return schemas.conform(frame, schemas.ARTICLE_DUPLICATES)
+
+
+def _rejections(con: duckdb.DuckDBPyConnection) -> list[Rejection]:
+    """Copies refused: a record id reused for other text, and feed items with a summary only."""
+    rows = con.execute("""
+        SELECT source_path, decision, article_id, first_path, pub_hash IS NOT NULL, body_chars, url, 1 AS phase, _rank
+        FROM decided WHERE decision IN ('conflicting_duplicate', 'summary_only')
+        UNION ALL
+        SELECT source_path, 'summary_without_page', article_id, NULL, NULL, body_chars, url, 2, _rank
+        FROM decided WHERE decision = 'keep' AND summary_only
+        ORDER BY phase, _rank
+    """).fetchall()
+    out = []
+    for path, decision, aid, first_path, published, body_chars, url, _, _ in rows:
+        if decision == "conflicting_duplicate":
+            where = "the published article" if published else first_path
+            out.append(Rejection(path, decision, f"same id as {where} but different text", aid))
+        elif decision == "summary_only":
+            out.append(Rejection(path, decision, "feed item without full text", aid))
         else:
-            kind = "exact" if base_hash == row["content_hash"] else "same_url"
-            dups.append(_dup_row(row, kind, aid, 1.0 if kind == "exact" else None, now))
-    # same text under another id
-    rest: list[dict] = []
-    first_by_hash: dict[str, str] = {}
-    for row in keep:
-        of = known_ids_by_hash.get(row["content_hash"]) or first_by_hash.get(row["content_hash"])
-        if of is not None and of != row["article_id"] and not row["summary_only"]:
-            dups.append(_dup_row(row, "exact", of, 1.0, now))
-            continue
-        first_by_hash.setdefault(row["content_hash"], row["article_id"])
-        rest.append(row)
-    # summary-only items whose page was not read: refused, with the link they point to
-    full = []
-    for row in rest:
-        if row["summary_only"]:
-            rejections.append(Rejection(
-                row["source_path"], "summary_only",
-                f"the feed item has only a {row['body_chars']}-character summary and no page with its URL "
-                f"{row['url']} was read or published (store the page beside the feed, or set fetch_pages)",
-                row["article_id"]))
-        else:
-            full.append(row)
-    sigs = meta.filter(pl.col("_row").is_in([r["_row"] for r in full])).select("article_id", "signature")
-    pairs = candidate_pairs(sigs, published_db)
-    near: set[str] = set()
-    if not pairs.is_empty():
-        new_rank = {r["article_id"]: (1, r["_rank"]) for r in full}
-        ids = set(pairs["article_id"].to_list()) | set(pairs["other_id"].to_list())
-        rank = {i: new_rank.get(i, (0, 0)) for i in ids}  # published articles are the originals
-        root = clusters(list(zip(pairs["article_id"].to_list(), pairs["other_id"].to_list(), strict=True)), rank)
-        best_sim: dict[str, float] = {}
-        for a, o, sim in pairs.iter_rows():
-            for x in (a, o):
-                best_sim[x] = max(best_sim.get(x, 0.0), sim)
-        by_id = {r["article_id"]: r for r in full}
-        near = {aid for aid, r in root.items() if r != aid and aid in by_id}
-        for aid in sorted(near, key=lambda a: new_rank[a]):
-            dups.append(_dup_row(by_id[aid], "near", root[aid], round(best_sim[aid], 4), now))
-        sigs = sigs.filter(~pl.col("article_id").is_in(sorted(near)))
-    keep_rows = sorted(r["_row"] for r in full if r["article_id"] not in near)
-    articles = schemas.conform(lazy.filter(pl.col("_row").is_in(keep_rows)), schemas.ARTICLES)
-    dup_frame = pl.DataFrame(dups, schema=schemas.ARTICLE_DUPLICATES) if dups else schemas.empty(
-        schemas.ARTICLE_DUPLICATES)
-    return Resolved(articles, dup_frame.unique("duplicate_id", keep="first", maintain_order=True), rejections,
-                    schemas.conform(sigs, schemas.ARTICLE_MINHASH), already)
+            out.append(Rejection(
+                path, "summary_only",
+                f"the feed item has only a {body_chars}-character summary and no page with its URL "
+                f"{url} was read or published (store the page beside the feed, or set fetch_pages)", aid))
+    return out
+
+
+def _result(con: duckdb.DuckDBPyConnection, sql: str, work_dir: Path | None, name: str) -> pl.LazyFrame:
+    """A query's result as a LazyFrame: a parquet file in ``work_dir`` (never whole in memory), or a frame."""
+    if work_dir is None:
+        return query_frame(con, sql).lazy()
+    path = work_dir / f"{name}.parquet"
+    con.execute(f"COPY ({sql}) TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 10000)")
+    return pl.scan_parquet(path)

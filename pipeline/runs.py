@@ -254,6 +254,7 @@ def record_stage(manifest: Manifest, stage: str) -> Iterator[StageRecord]:
     status, error = "success", None
     log.info("[%s] %s: started", manifest.batch_id, stage)
     _reset_peak_rss()
+    rss_start = _status_mb("VmRSS")
     try:
         yield rec
         _fault_hook(stage)
@@ -262,7 +263,7 @@ def record_stage(manifest: Manifest, stage: str) -> Iterator[StageRecord]:
         raise
     finally:
         seconds = round(time.perf_counter() - t0, 3)
-        rec.detail["memory"] = stage_memory()
+        rec.detail["memory"] = {"rss_start_mb": rss_start, **stage_memory()}
         release_memory()
         payload = {
             "batch_id": manifest.batch_id,

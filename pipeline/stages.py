@@ -112,7 +112,7 @@ def ingest(manifest_path: str) -> str:
                                 cutoff=m.cutoff, now=now, spill_dir=spill)
         held = quarantine.held_article_ids(cfg)
         candidates = result.candidates.join(held.lazy(), on="article_id", how="anti", maintain_order="left")
-        resolved = dedup.resolve_duplicates(candidates, warehouse.known_articles(cfg.warehouse), cfg.warehouse, now)
+        resolved = dedup.resolve_duplicates(candidates, cfg.warehouse, now, work_dir=m.run_dir / "ingest-dedup")
         rejected = quarantine_frame([*result.rejections, *resolved.rejections], m.batch_id, "ingest", now)
         # an input whose articles are held in a quarantined batch is read again until released
         held_rows = result.candidates.join(held.lazy(), on="article_id", how="semi").select(
@@ -121,10 +121,11 @@ def ingest(manifest_path: str) -> str:
         tables = m.ingest_tables
         write_parquet_atomic(resolved.duplicates, tables["article_duplicates"])
         write_parquet_atomic(inputs, tables["ingest_inputs"])
-        write_parquet_atomic(resolved.signatures, tables["article_minhash"])
+        sink_parquet_atomic(resolved.signatures, tables["article_minhash"])
         write_parquet_atomic(rejected, m.rejected_path)
         sink_parquet_atomic(resolved.articles, m.articles_path)
         shutil.rmtree(spill, ignore_errors=True)
+        shutil.rmtree(m.run_dir / "ingest-dedup", ignore_errors=True)
         new = pl.scan_parquet(m.articles_path)
         n_new = new.select(pl.len()).collect().item()
         stats = result.stats

@@ -156,11 +156,6 @@ def current_snapshot(warehouse: Path) -> str | None:
         return latest_snapshot(con) if _has_table(con, "publish_log") else None
 
 
-def known_articles(warehouse: Path) -> pl.DataFrame:
-    """``article_id, content_hash`` of everything published (re-read copies are skipped)."""
-    return published_table(warehouse, "articles", ["article_id", "content_hash"])
-
-
 def published_table(warehouse: Path, table: str, columns: list[str] | None = None) -> pl.DataFrame:
     """A published table cast to its contract (an empty frame of the contract when there is none)."""
     schema = TABLES[table]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline import dedup, warehouse
+from pipeline import dedup
 from pipeline.ingest import ingest_sources
 from pipeline.sources import load_sources
 
@@ -41,9 +41,7 @@ def run_ingest(folder: Path, *, max_file_bytes: int = 5_000_000, published: Path
                seen: pl.DataFrame | None = None, cutoff: datetime | None = None) -> Outcome:
     result = ingest_sources(load_sources(folder), "test", max_file_bytes=max_file_bytes, now=NOW, seen=seen,
                             cutoff=cutoff)
-    known = warehouse.known_articles(published) if published else pl.DataFrame(
-        schema={"article_id": pl.String, "content_hash": pl.String})
-    resolved = dedup.resolve_duplicates(result.candidates, known, published, NOW)
+    resolved = dedup.resolve_duplicates(result.candidates, published, NOW)
     rejected = {r.input: (r.reason, r.detail) for r in [*result.rejections, *resolved.rejections]}
     return Outcome(resolved.articles.collect(), resolved.duplicates, rejected, result.inputs,
                    result.candidates.collect())
