@@ -265,28 +265,36 @@ def _attach_published(con: duckdb.DuckDBPyConnection, published_db: Path | None)
 def _near_duplicates(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, float]]:
     """``(article_id, duplicate_of, similarity)`` of the new articles that are near-duplicates.
 
-    LSH banding, one band at a time: each join then holds one band's hashes (1/``BANDS`` of
-    the signatures), not all of them. Pairs are confirmed on the full signature where the
-    signatures are, and clustered with the best-ranked copy (a published article first) as
-    the canonical one; the pairs and clusters are few, so that part is plain Python.
+    LSH banding. The new articles' band hashes are a table; new pairs are joined one band at
+    a time (each join holds 1/``BANDS`` of them), and the published signatures are hashed as
+    they are read and kept only where a new article has the same band hash, so a nightly run
+    costs one pass over the published signatures and memory for the new ones. Pairs are
+    confirmed on the full signature where the signatures are, and clustered with the
+    best-ranked copy (a published article first) as the canonical one; the pairs and clusters
+    are few, so that part is plain Python.
     """
+    if not con.execute("SELECT count(*) FROM fresh").fetchall()[0][0]:
+        return []
+    band = f"hash(list_slice(signature, b * {ROWS} + 1, (b + 1) * {ROWS}))"
     con.execute(f"""
+        CREATE TABLE new_bands AS SELECT b, {band} AS h, article_id FROM fresh, range({BANDS}) t(b) ORDER BY b;
+        CREATE TABLE pairs AS
+        SELECT n.article_id, p.article_id AS other_id
+        FROM (SELECT article_id, b, {band} AS h FROM published_sig, range({BANDS}) t(b)
+              WHERE article_id NOT IN (SELECT article_id FROM fresh)) p
+        JOIN new_bands n ON n.b = p.b AND n.h = p.h;
         CREATE TABLE sig AS
-        SELECT article_id, signature, true AS is_new FROM fresh
+        SELECT article_id, signature FROM fresh
         UNION ALL
-        SELECT article_id, signature, false FROM published_sig WHERE article_id NOT IN (SELECT article_id FROM fresh);
-        CREATE TABLE bands AS
-        SELECT b, hash(list_slice(signature, b * {ROWS} + 1, (b + 1) * {ROWS})) AS h, article_id, is_new
-        FROM sig, range({BANDS}) t(b) ORDER BY b;
-        CREATE TABLE pairs (article_id VARCHAR, other_id VARCHAR);
+        SELECT article_id, signature FROM published_sig WHERE article_id IN (SELECT other_id FROM pairs);
     """)
-    for band in range(BANDS):
+    for b in range(BANDS):
         con.execute("""
             INSERT INTO pairs
             SELECT n.article_id, o.article_id
-            FROM (SELECT h, article_id FROM bands WHERE b = $b AND is_new) n
-            JOIN (SELECT h, article_id FROM bands WHERE b = $b) o ON n.h = o.h AND n.article_id != o.article_id
-        """, {"b": band})
+            FROM (SELECT h, article_id FROM new_bands WHERE b = $b) n
+            JOIN (SELECT h, article_id FROM new_bands WHERE b = $b) o ON n.h = o.h AND n.article_id != o.article_id
+        """, {"b": b})
     pairs = con.execute(f"""
         WITH p AS (SELECT DISTINCT article_id, other_id FROM pairs),
         scored AS (
