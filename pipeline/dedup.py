@@ -185,6 +185,7 @@ FROM decisions d
 LEFT JOIN (SELECT content_hash, min(article_id) AS article_id FROM known GROUP BY 1) kh USING (content_hash)
 """
 
+# duplicate_id is ``copy_id`` computed in SQL (same sha256 of "path\ncontent_hash", 16 hex digits)
 _DUP_COLUMNS = """left(sha256(source_path || chr(10) || content_hash), 16) AS duplicate_id, article_id,
     {of} AS duplicate_of, {kind} AS kind, {sim}::DOUBLE AS similarity, batch_id, source_path, source_format,
     url, outlet, published_at, title, content_hash, $now::TIMESTAMPTZ AS detected_at, {phase} AS phase, _rank"""
@@ -203,8 +204,8 @@ def resolve_duplicates(cands: pl.LazyFrame | pl.DataFrame, published_db: Path | 
     else refused.
 
     Every decision is a DuckDB query over the candidates' metadata and signatures; with
-    ``work_dir`` the database is a file there, bounded by newsdesk's DuckDB memory limit and
-    spilling beside it, and the results are parquet files the returned frames scan. So
+    ``work_dir`` the database is a file there, bounded by ``DEDUP_MEMORY`` and spilling
+    beside it, and the results are parquet files the returned frames scan. So
     memory does not grow with the batch: no text, no Python row per candidate (a 100k batch
     held ~300 MB of metadata and row dicts when the decisions were a Python loop). Without
     ``work_dir`` (small batches, tests) the database is in memory.

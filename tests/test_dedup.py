@@ -68,6 +68,9 @@ def test_same_url_page_read_twice_and_exact_copy(tmp_path: Path) -> None:
     assert out.articles.height == 1
     kinds = dict(zip(out.duplicates["source_path"], out.duplicates["kind"], strict=True))
     assert kinds == {"b.json": "exact", "c.json": "exact"}
+    # the id of a copy is stable across runs: the SQL that links it computes dedup.copy_id
+    assert out.duplicates["duplicate_id"].to_list() == [
+        dedup.copy_id(p, h) for p, h in out.duplicates.select("source_path", "content_hash").iter_rows()]
 
 
 def test_distinct_bbc_stories_are_not_merged() -> None:
