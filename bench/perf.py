@@ -421,7 +421,7 @@ def plot(summary: dict[tuple[int, str], dict[str, Any]], path: Path) -> None:
         ax.set_title(title)
         ax.grid(True, alpha=0.3)
         ax.set_ylim(bottom=0)
-        ax.legend()
+    ax1.legend()
     ax2.axhline(2048, color="grey", linestyle="--", linewidth=1, label="2 GB")
     ax2.set_ylim(0, max(2300, ax2.get_ylim()[1]))
     ax2.legend(fontsize=8)

@@ -214,18 +214,19 @@ def resolve_duplicates(cands: pl.LazyFrame | pl.DataFrame, published_db: Path | 
 
     lazy = cands.lazy()
     meta = lazy.select(*_META, "_row", "signature", body_chars=pl.col("body").str.len_chars())
+    config = {**duckdb_config(work_dir / "spill" if work_dir else None), "memory_limit": DEDUP_MEMORY}
     if work_dir is not None:
         shutil.rmtree(work_dir, ignore_errors=True)
         work_dir.mkdir(parents=True)
-        config = {**duckdb_config(work_dir / "spill"), "memory_limit": DEDUP_MEMORY}
-        con = duckdb.connect(str(work_dir / "dedup.duckdb"), config=config)
         sink_parquet_atomic(meta, work_dir / "candidates.parquet")
-        con.execute("CREATE TABLE cand AS SELECT * FROM read_parquet(?)", [str(work_dir / "candidates.parquet")])
+        con = duckdb.connect(str(work_dir / "dedup.duckdb"), config=config)
+        source = f"read_parquet('{work_dir / 'candidates.parquet'}')"
     else:
-        con = duckdb.connect(config={**duckdb_config(), "memory_limit": DEDUP_MEMORY})
+        con = duckdb.connect(config=config)
         con.register("cand_in", meta.collect().to_arrow())
-        con.execute("CREATE TABLE cand AS SELECT * FROM cand_in")
+        source = "cand_in"
     try:
+        con.execute(f"CREATE TABLE cand AS SELECT * FROM {source}")
         _attach_published(con, published_db)
         con.execute(_DECIDE_SQL)
         con.execute("""CREATE TABLE fresh AS SELECT d.*, c.signature FROM decided d JOIN cand c USING (_row)
@@ -237,9 +238,9 @@ def resolve_duplicates(cands: pl.LazyFrame | pl.DataFrame, published_db: Path | 
         dups = _duplicates(con, now)
         rejections = _rejections(con)
         already = con.execute("SELECT count(*) FROM decided WHERE decision = 'already'").fetchall()[0][0]
-        published = "FROM fresh WHERE article_id NOT IN (SELECT article_id FROM near) ORDER BY _row"
-        keep = _result(con, f"SELECT _row {published}", work_dir, "keep")
-        sigs = _result(con, f"SELECT article_id, signature {published}", work_dir, "minhash")
+        kept = "FROM fresh WHERE article_id NOT IN (SELECT article_id FROM near) ORDER BY _row"
+        keep = _result(con, f"SELECT _row {kept}", work_dir, "keep")
+        sigs = _result(con, f"SELECT article_id, signature {kept}", work_dir, "minhash")
     finally:
         con.close()
     articles = schemas.conform(lazy.join(keep, on="_row", how="semi", maintain_order="left"), schemas.ARTICLES)

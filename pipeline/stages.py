@@ -107,12 +107,12 @@ def ingest(manifest_path: str) -> str:
         now = datetime.now(UTC)
         sources = load_sources(cfg.input_dir)
         seen = warehouse.published_table(cfg.warehouse, "ingest_inputs")
-        spill = m.run_dir / "ingest-parts"
+        spill, dedup_dir = m.run_dir / "ingest-parts", m.run_dir / "ingest-dedup"
         result = ingest_sources(sources, m.batch_id, max_file_bytes=cfg.max_file_bytes, seen=seen,
                                 cutoff=m.cutoff, now=now, spill_dir=spill)
         held = quarantine.held_article_ids(cfg)
         candidates = result.candidates.join(held.lazy(), on="article_id", how="anti", maintain_order="left")
-        resolved = dedup.resolve_duplicates(candidates, cfg.warehouse, now, work_dir=m.run_dir / "ingest-dedup")
+        resolved = dedup.resolve_duplicates(candidates, cfg.warehouse, now, work_dir=dedup_dir)
         rejected = quarantine_frame([*result.rejections, *resolved.rejections], m.batch_id, "ingest", now)
         # an input whose articles are held in a quarantined batch is read again until released
         held_rows = result.candidates.join(held.lazy(), on="article_id", how="semi").select(
@@ -125,7 +125,7 @@ def ingest(manifest_path: str) -> str:
         write_parquet_atomic(rejected, m.rejected_path)
         sink_parquet_atomic(resolved.articles, m.articles_path)
         shutil.rmtree(spill, ignore_errors=True)
-        shutil.rmtree(m.run_dir / "ingest-dedup", ignore_errors=True)
+        shutil.rmtree(dedup_dir, ignore_errors=True)
         new = pl.scan_parquet(m.articles_path)
         n_new = new.select(pl.len()).collect().item()
         stats = result.stats
