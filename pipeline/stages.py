@@ -40,6 +40,7 @@ from pipeline.validate import (
     StageReport,
     mart_frames,
     nlp_frames,
+    nlp_suite_frames,
     raw_frames,
     run_suites,
     warehouse_frames,
@@ -189,7 +190,7 @@ def _run_gx(m: Manifest, stage: str, frames: dict[str, pl.DataFrame]) -> StageRe
 def validate_raw(manifest_path: str) -> str:
     m = Manifest.load(manifest_path)
     with record_stage(m, "validate_raw") as rec:
-        frames = raw_frames(pl.scan_parquet(m.articles_path))
+        frames = raw_frames(m.articles_path, temp_dir=m.run_dir / "duckdb_tmp")
         rec.count(articles=frames["raw.articles"].height)
         _gate(m, "raw", _run_gx(m, "raw", frames), rec)
     return manifest_path
@@ -341,7 +342,7 @@ def validate_nlp(manifest_path: str) -> str:
             rec.count(articles_quarantined=failing.height)
             frames = nlp_frames(m.articles_path, m.nlp_dir)
         rec.count(**{k: v.height for k, v in frames.items()})
-        _gate(m, "nlp", _run_gx(m, "nlp", frames), rec)
+        _gate(m, "nlp", _run_gx(m, "nlp", nlp_suite_frames(frames)), rec)
     return manifest_path
 
 

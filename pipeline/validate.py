@@ -11,7 +11,10 @@ tests); GX then checks those counts. Mentions and quotes are validated row by ro
 part by part (:class:`Chunks`): a 100k-article batch has millions of mention rows, and
 one pandas copy of them all cost more memory than the whole NLP stage. A part holds whole
 articles, so the per-row and per-article-unique expectations of those suites mean the same
-chunked as whole; results are merged into one report per suite.
+chunked as whole; results are merged into one report per suite. The raw articles are
+validated a slice of rows at a time (:class:`Slices`) for the same reason, and what must
+hold across the whole batch (unique ids and URLs, one batch id) is counted by DuckDB into a
+one-row frame: GX's uniqueness check on a column holds every value in pandas at once.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from pipeline.warehouse import duckdb_config, query_frame
 log = logging.getLogger("newsdesk")
 
 STAGE_SUITES: dict[str, tuple[str, ...]] = {
-    "raw": ("raw.articles",),
+    "raw": ("raw.articles", "raw.batch_checks"),
     "nlp": ("nlp.article_checks", "nlp.entity_mentions", "nlp.quotes"),
     "warehouse": ("warehouse.integrity",),
     "marts": ("marts.mentions_per_actor", "marts.quote_counts_per_source", "marts.totals"),
@@ -97,7 +100,8 @@ def gx_context(gx_project_dir: Path, results_dir: Path) -> Any:
 
 
 def run_suites(
-    stage: str, frames: dict[str, pl.DataFrame | Chunks], *, gx_project_dir: Path, results_dir: Path, run_name: str
+    stage: str, frames: dict[str, pl.DataFrame | Chunks | Slices], *, gx_project_dir: Path, results_dir: Path,
+    run_name: str,
 ) -> StageReport:
     """Validate each frame with its checkpoint; return the report (raise nothing)."""
     from great_expectations.core.run_identifier import RunIdentifier
@@ -109,11 +113,13 @@ def run_suites(
     report = StageReport(stage=stage)
     for suite_name in STAGE_SUITES[stage]:
         checkpoint = ctx.checkpoints.get(suite_name)
+        columns = _suite_columns(ctx.suites.get(suite_name))
         frame = frames[suite_name]
         success, expectations = True, None
-        for i, chunk in enumerate(frame if isinstance(frame, Chunks) else [frame]):
+        for i, chunk in enumerate([frame] if isinstance(frame, pl.DataFrame) else frame):
             result = checkpoint.run(
-                batch_parameters={"dataframe": chunk.to_pandas()},
+                batch_parameters={"dataframe": chunk.select(c for c in chunk.columns if c in columns).to_pandas()
+                                  if columns else chunk.to_pandas()},
                 run_id=RunIdentifier(run_name=run_name if i == 0 else f"{run_name}-part{i}"),
             )
             success = success and bool(result.success)
@@ -123,6 +129,22 @@ def run_suites(
         report.suites[suite_name] = {"success": success, "rows": frame.height, "expectations": expectations or []}
         report.success = report.success and success
     return report
+
+
+def _suite_columns(suite: Any) -> set[str] | None:
+    """The columns a suite's expectations name, or None when one looks at the whole table.
+
+    GX's pandas engine filters the frame per expectation, copying every column: handing it
+    only the columns it checks keeps a chunk's cost to what is validated.
+    """
+    columns: set[str] = set()
+    for e in suite.expectations:
+        named = [getattr(e, k, None) for k in ("column", "column_A", "column_B")]
+        named += list(getattr(e, "column_list", None) or [])
+        if not any(named) and e.expectation_type != "expect_table_row_count_to_equal":
+            return None
+        columns.update(c for c in named if c)
+    return columns
 
 
 def _expectation(suite_name: str, r: Any) -> dict[str, Any]:
@@ -165,7 +187,7 @@ class Chunks:
 
     parts: list[Path]
     prepare: Callable[[pl.DataFrame], pl.DataFrame]
-    max_rows: int = 250_000
+    max_rows: int = 100_000
 
     @property
     def height(self) -> int:
@@ -185,6 +207,22 @@ class Chunks:
             yield self.prepare(pl.concat(batch, how="vertical_relaxed"))
 
 
+@dataclass
+class Slices:
+    """A frame validated ``rows`` rows at a time, for suites whose every check is per row."""
+
+    source: pl.LazyFrame
+    rows: int = 10_000
+
+    @property
+    def height(self) -> int:
+        return self.source.select(pl.len()).collect().item()
+
+    def __iter__(self) -> Iterator[pl.DataFrame]:
+        for offset in range(0, self.height, self.rows):
+            yield self.source.slice(offset, self.rows).collect(engine="streaming")
+
+
 # ---------------------------------------------------------------------------------------
 # Frames each stage validates
 # ---------------------------------------------------------------------------------------
@@ -193,23 +231,38 @@ class Chunks:
 TEXT_COLUMNS = ("title", "standfirst", "body", "text")
 
 
-def raw_frames(articles: pl.DataFrame | pl.LazyFrame) -> dict[str, pl.DataFrame]:
-    """Articles plus columns that state the invariants ingest promises.
+def raw_frames(articles: Path, *, temp_dir: Path | None = None) -> dict[str, pl.DataFrame | Slices]:
+    """The batch's articles as rows stating ingest's invariants, plus one row of batch-wide counts.
 
     The invariants about the texts (text = title + standfirst + body, n_chars = its length,
-    title and body lengths) are computed here in Polars, so GX receives each text column as
-    its length in characters (NULL stays NULL, which is all the suite asks of them): the
-    texts themselves never make a pandas copy. Given a LazyFrame (``pl.scan_parquet``) it
-    runs on Polars' streaming engine, so a 100k-article batch is never whole in memory.
+    title and body lengths) are computed in Polars, so GX receives each text column as its
+    length in characters (NULL stays NULL, which is all the suite asks of them): the texts
+    never make a pandas copy, and the rows reach GX a slice at a time from the parquet file.
+    Duplicate article ids and URLs and the number of batch ids are counted by DuckDB with
+    grouping that spills to ``temp_dir``, so no check needs the whole batch in memory.
     """
-    checks = articles.lazy().with_columns(
+    rows = pl.scan_parquet(articles).with_columns(
         (pl.col("text") == pl.concat_str(["title", "standfirst", "body"], separator="\n", ignore_nulls=True))
         .alias("text_is_title_standfirst_body"),
         (pl.col("n_chars") == pl.col("text").str.len_chars()).alias("n_chars_is_text_length"),
         pl.col("title").str.len_chars().alias("title_chars"),
         pl.col("body").str.len_chars().alias("body_chars"),
     ).with_columns(pl.col(*TEXT_COLUMNS).str.len_chars())
-    return {"raw.articles": checks.collect(engine="streaming")}
+    con = duckdb.connect(config=duckdb_config(temp_dir=temp_dir))
+    try:
+        con.execute(f"CREATE TEMP VIEW a AS SELECT article_id, url, batch_id FROM read_parquet('{articles}')")
+        batch = query_frame(con, """
+            SELECT
+              (SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM a WHERE article_id IS NOT NULL
+                 GROUP BY article_id HAVING n > 1))::BIGINT AS duplicate_article_ids,
+              (SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM a WHERE url IS NOT NULL
+                 GROUP BY url HAVING n > 1))::BIGINT AS duplicate_urls,
+              (SELECT count(*) FROM (SELECT batch_id FROM a WHERE batch_id IS NOT NULL GROUP BY 1))::BIGINT
+                 AS batch_ids
+            """)
+    finally:
+        con.close()
+    return {"raw.articles": Slices(rows), "raw.batch_checks": batch}
 
 
 def nlp_frames(articles: Path, nlp_dir: Path) -> dict[str, pl.DataFrame | Chunks]:
@@ -238,14 +291,21 @@ def nlp_frames(articles: Path, nlp_dir: Path) -> dict[str, pl.DataFrame | Chunks
             SELECT coalesce(sum(n), 0) FROM part_of
             WHERE article_id NOT IN (SELECT article_id FROM read_parquet('{articles}'))
         """).fetchone()[0]
-        # the batch's texts, stored in part order so that each part's few rows are read alone
-        con.execute(f"""
-            CREATE TEMP TABLE a_all AS
-            SELECT p.part, x.article_id, x.text, x.n_chars
-            FROM read_parquet('{articles}') x JOIN part_of p USING (article_id) ORDER BY p.part""")
+        # each part's articles lie in a narrow range of the batch file's rows (NLP reads it in
+        # slices): reading that range alone skips the other row groups, and no copy of all the
+        # texts is ever made (a temp table or sorted copy of them filled DuckDB's memory limit)
+        parts = con.execute(f"""
+            SELECT p.part, min(x.file_row_number), max(x.file_row_number)
+            FROM read_parquet('{articles}', file_row_number=true) x
+            JOIN (SELECT DISTINCT article_id, part FROM part_of) p USING (article_id)
+            GROUP BY p.part ORDER BY p.part""").fetchall()
         per_part = []
-        for (part,) in con.execute("SELECT DISTINCT part FROM part_of ORDER BY 1").fetchall():
-            con.execute(f"CREATE OR REPLACE TEMP VIEW a AS SELECT * FROM a_all WHERE part = '{part}'")
+        for part, first, last in parts:
+            con.execute(f"""
+                CREATE OR REPLACE TEMP TABLE a AS SELECT x.article_id, x.text, x.n_chars
+                FROM read_parquet('{articles}', file_row_number=true) x
+                WHERE x.file_row_number BETWEEN {first} AND {last}
+                  AND x.article_id IN (SELECT article_id FROM part_of WHERE part = '{part}')""")
             for view, table in tables.items():
                 f = nlp_dir / table / part
                 src = f"read_parquet('{f}')" if f.exists() else f"(SELECT * FROM {every_part(table)} LIMIT 0)"
@@ -262,9 +322,23 @@ def nlp_frames(articles: Path, nlp_dir: Path) -> dict[str, pl.DataFrame | Chunks
         + [pl.lit(orphans, dtype=pl.Int64).alias("orphan_rows_in_batch")]
     ).select("article_id", *ARTICLE_CHECK_COLUMNS, "orphan_rows_in_batch").sort("article_id")
     mentions = Chunks(sorted((nlp_dir / "entity_mentions").glob("*.parquet")), lambda f: f)
+    # the suite asks of the quote's text only that it is there and how long it is: GX gets the
+    # length (NULL stays NULL), as with the raw texts; 250k quote texts in pandas, copied by
+    # GX's per-expectation filtering, cost more memory than the rest of the stage together
     quotes = Chunks(sorted((nlp_dir / "quotes").glob("*.parquet")),
-                    lambda f: f.with_columns(pl.col("quote_text").str.len_chars().alias("quote_chars")))
+                    lambda f: f.with_columns(pl.col("quote_text").str.len_chars().alias("quote_chars"),
+                                             pl.col("quote_text").str.len_chars()))
     return {"nlp.article_checks": checks, "nlp.entity_mentions": mentions, "nlp.quotes": quotes}
+
+
+def nlp_suite_frames(frames: dict[str, pl.DataFrame | Chunks]) -> dict[str, pl.DataFrame | Chunks | Slices]:
+    """``nlp_frames`` as GX receives them: the per-article checks a slice at a time too.
+
+    The checks frame is one row per article (the stage reads it whole to find failing
+    articles); its suite is per row, and its ids are unique by construction (one row per
+    article of the batch file, whose ids validate_raw found unique).
+    """
+    return {**frames, "nlp.article_checks": Slices(frames["nlp.article_checks"].lazy())}
 
 
 ARTICLE_CHECK_COLUMNS = ("sentences", "tokens", "spans_outside_text", "spans_not_matching_text", "duplicate_ids",

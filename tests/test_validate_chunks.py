@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.validate import Chunks, _merge, raw_frames
+from pipeline.validate import Chunks, Slices, _merge, raw_frames
 
 
 def _parts(tmp_path: Path, sizes: list[int]) -> list[Path]:
@@ -32,6 +32,28 @@ def test_chunks_keep_parts_whole_and_join_small_ones(tmp_path: Path) -> None:
     assert frames[0]["quote_chars"].to_list() == [1, 2, 3, 1, 2, 3]
 
 
+def test_slices_cover_every_row_once() -> None:
+    frame = pl.DataFrame({"i": range(7)})
+    slices = list(Slices(frame.lazy(), rows=3))
+    assert [s.height for s in slices] == [3, 3, 1]
+    assert pl.concat(slices)["i"].to_list() == list(range(7))
+
+
+def test_batch_checks_count_duplicates_across_the_whole_batch(tmp_path: Path) -> None:
+    # the duplicates sit far apart, so no slice of the row suite would see both copies
+    n = 120_000
+    ids = [f"{i:016x}" for i in range(n)]
+    ids[-1] = ids[0]
+    urls = [f"https://example.org/{i}" for i in range(n)]
+    urls[-2] = urls[1]
+    urls[5] = None
+    urls[6] = None  # missing URLs are not duplicates
+    frame = pl.DataFrame({"article_id": ids, "url": urls, "batch_id": ["b1"] * (n - 1) + ["b2"]})
+    frame.write_parquet(tmp_path / "a.parquet")
+    checks = raw_frames(tmp_path / "a.parquet", temp_dir=tmp_path / "tmp")["raw.batch_checks"]
+    assert checks.row(0, named=True) == {"duplicate_article_ids": 1, "duplicate_urls": 1, "batch_ids": 2}
+
+
 def test_merged_result_fails_when_any_chunk_fails_and_adds_counts() -> None:
     ok = {"suite": "s", "type": "t", "column": "c", "success": True, "unexpected_count": 0,
           "observed_value": None, "examples": [], "exception": None}
@@ -42,12 +64,16 @@ def test_merged_result_fails_when_any_chunk_fails_and_adds_counts() -> None:
     assert _merge(ok, ok)["success"] is True
 
 
-def test_raw_frame_gives_gx_lengths_not_texts_and_keeps_nulls() -> None:
+def test_raw_frame_gives_gx_lengths_not_texts_and_keeps_nulls(tmp_path: Path) -> None:
     articles = pl.DataFrame({
         "article_id": ["a", "b"], "title": ["Héadline", None], "standfirst": [None, "Sub"],
         "body": ["Body text", "Body"], "text": ["Héadline\nBody text", "Sub\nBody"], "n_chars": [18, 7],
+        "url": ["https://x/a", None], "batch_id": ["b1", "b1"],
     })
-    frame = raw_frames(articles.lazy())["raw.articles"]
+    articles.write_parquet(tmp_path / "a.parquet")
+    frames = raw_frames(tmp_path / "a.parquet")
+    assert frames["raw.articles"].height == 2
+    (frame,) = list(frames["raw.articles"])
     assert frame["title"].to_list() == [8, None]  # NULL stays NULL for the not-null expectation
     assert frame["text"].to_list() == [18, 8]
     assert frame["text_is_title_standfirst_body"].to_list() == [True, True]
@@ -106,3 +132,26 @@ def test_articles_quarantined_by_nlp_are_held_back_from_later_runs(tmp_path: Pat
         con.register("q", rows.to_arrow())
         con.execute("INSERT INTO quarantine BY NAME SELECT * FROM q")
     assert quarantine.held_article_ids(cfg)["article_id"].to_list() == ["held1"]
+
+
+def test_raw_gate_fails_on_a_duplicate_id_that_no_single_slice_sees(tmp_path: Path) -> None:
+    from pipeline.config import Settings
+    from pipeline.validate import run_suites
+
+    n = 25_000  # three slices; the copy of the first article is in the last one
+    text = "Title\nBody of the article."
+    frame = pl.DataFrame({
+        "article_id": [f"{i:016x}" for i in range(n - 1)] + [f"{0:016x}"],
+        "batch_id": "b1", "source_path": "in.jsonl", "source_format": "jsonl", "title": "Title",
+        "standfirst": None, "body": "Body of the article.", "text": text, "n_chars": len(text),
+        "content_hash": "0" * 64, "url": [f"https://example.org/{i}" for i in range(n)], "language": "en",
+        "ingested_at": 0,
+    }, schema_overrides={"standfirst": pl.String})
+    frame.write_parquet(tmp_path / "a.parquet")
+    cfg = Settings.from_env(input_dir=tmp_path, warehouse=tmp_path / "wh.duckdb", state_dir=tmp_path / "state")
+    report = run_suites("raw", raw_frames(tmp_path / "a.parquet"), gx_project_dir=cfg.gx_project_dir,
+                        results_dir=tmp_path / "gx", run_name="t")
+    assert not report.success
+    assert [(e["suite"], e["column"]) for e in report.failed_expectations()] == [
+        ("raw.batch_checks", "duplicate_article_ids")]
+    assert report.suites["raw.articles"]["success"] and report.suites["raw.articles"]["rows"] == n
