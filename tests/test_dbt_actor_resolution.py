@@ -34,14 +34,20 @@ ARTICLES = {
 
 def build_warehouse(path: Path) -> None:
     warehouse.create_work_db(path.with_name("none.duckdb"), path)
+    insert_articles(path, ARTICLES)
+
+
+def insert_articles(path: Path, articles: dict, batch_id: str = "b1") -> None:
+    """Load ``articles`` (as ARTICLES) into the detail tables as one batch, as the load stage would."""
     now = datetime(2026, 11, 1, tzinfo=UTC)
     with warehouse.connect(path) as con:
-        for aid, (text, mentions, speaker) in ARTICLES.items():
+        for aid, (text, mentions, speaker) in articles.items():
             title, body = text.split("\n", 1)
             con.execute(
                 "INSERT INTO articles (article_id, batch_id, source_path, source_format, title, body, text, "
-                "content_hash, n_chars, ingested_at, language) VALUES (?, 'b1', ?, 'txt', ?, ?, ?, ?, ?, ?, 'en')",
-                [aid, f"{aid}.txt", title, body, text, hashlib.sha256(text.encode()).hexdigest(), len(text), now],
+                "content_hash, n_chars, ingested_at, language) VALUES (?, ?, ?, 'txt', ?, ?, ?, ?, ?, ?, 'en')",
+                [aid, batch_id, f"{aid}.txt", title, body, text, hashlib.sha256(text.encode()).hexdigest(),
+                 len(text), now],
             )
             con.execute("INSERT INTO sentences VALUES (?, 0, 0, 0, ?), (?, 1, 1, ?, ?)",
                         [aid, len(title), aid, len(title) + 1, len(text)])

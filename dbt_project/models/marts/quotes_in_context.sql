@@ -1,14 +1,7 @@
 -- Every direct quotation with its speaker, the sentence(s) it was said in and the article
 -- it came from: what the dashboard's quote search and analysts' "quotes of X" questions read.
--- The speaker is the corpus-wide actor (its display name), as in the other marts.
-with context as (
-    select q.quote_id, string_agg(s.sentence_text, ' ' order by s.sentence_id) as sentence
-    from {{ ref('stg_quotes') }} as q
-    join {{ ref('stg_sentences') }} as s
-        on s.article_id = q.article_id and s."start" < q."end" and s."end" > q."start"
-    group by q.quote_id
-)
-
+-- The speaker is the corpus-wide actor (its display name), as in the other marts. The
+-- sentences are found once per quote, the night it arrives (int_quote_context).
 select
     q.quote_id,
     q.speaker_id,
@@ -28,5 +21,5 @@ select
     a.seen_at
 from {{ ref('stg_quotes') }} as q
 join {{ ref('stg_articles') }} as a using (article_id)
-left join context as c using (quote_id)
+left join {{ ref('int_quote_context') }} as c using (quote_id)
 left join {{ ref('actors') }} as t on t.actor_id = q.speaker_id
