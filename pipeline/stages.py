@@ -443,7 +443,7 @@ def validate_marts(manifest_path: str) -> str:
     m = Manifest.load(manifest_path)
     with record_stage(m, "validate_marts") as rec:
         with warehouse.connect(m.work_db, read_only=True) as con:
-            frames = mart_frames(con)
+            frames = mart_frames(con, m.run_dir / "marts")
         rec.count(**{k: v.height for k, v in frames.items()})
         _gate(m, "marts", _run_gx(m, "marts", frames), rec)
     return manifest_path

@@ -420,11 +420,25 @@ def warehouse_frames(con: duckdb.DuckDBPyConnection, batch_articles: Path) -> di
     return {"warehouse.integrity": frame}
 
 
-def mart_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
-    """The marts row by row, and one row comparing their totals with the detail tables."""
+def mart_frames(con: duckdb.DuckDBPyConnection, out_dir: Path) -> dict[str, pl.DataFrame | Slices]:
+    """The marts row by row (a slice at a time), and one row of totals and uniqueness counts.
+
+    The marts have a row per actor or source, which grows with the corpus: they are written
+    to parquet in ``out_dir`` and reach GX in slices, and their keys' uniqueness is counted
+    here by DuckDB (dbt's unique tests check the same, row by row, before this stage).
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    marts = {}
+    for mart in ("mentions_per_actor", "quote_counts_per_source"):
+        path = out_dir / f"{mart}.parquet"
+        con.execute(f"COPY (SELECT * FROM {mart}) TO '{path}' (FORMAT parquet)")
+        marts[f"marts.{mart}"] = Slices(pl.scan_parquet(path))
+
+    def duplicates(table: str, key: str) -> str:
+        return f"(SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM {table} GROUP BY {key} HAVING n > 1))"
     totals = query_frame(
         con,
-        """
+        f"""
         SELECT
           (SELECT coalesce(sum(mentions), 0) FROM mentions_per_actor)::BIGINT AS mart_mentions,
           (SELECT count(*) FROM entity_mentions WHERE actor IS NOT NULL)::BIGINT AS detail_mentions,
@@ -433,11 +447,10 @@ def mart_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
           -- actors after corpus-level resolution (dbt's actor_resolution maps the raw ids)
           (SELECT count(DISTINCT r.actor_id) FROM entity_mentions m JOIN actor_resolution r
              ON r.raw_actor_id = m.actor_id WHERE m.actor IS NOT NULL)::BIGINT AS detail_actors,
-          (SELECT count(*) FROM mentions_per_actor)::BIGINT AS mart_actors
+          (SELECT count(*) FROM mentions_per_actor)::BIGINT AS mart_actors,
+          {duplicates("mentions_per_actor", "actor_id")}::BIGINT AS duplicate_actor_ids,
+          {duplicates("mentions_per_actor", "actor, actor_type")}::BIGINT AS duplicate_actor_names,
+          {duplicates("quote_counts_per_source", "source_id, outlet")}::BIGINT AS duplicate_source_outlets
         """,
     )
-    return {
-        "marts.mentions_per_actor": query_frame(con, "SELECT * FROM mentions_per_actor"),
-        "marts.quote_counts_per_source": query_frame(con, "SELECT * FROM quote_counts_per_source"),
-        "marts.totals": totals,
-    }
+    return {**marts, "marts.totals": totals}

@@ -155,3 +155,24 @@ def test_raw_gate_fails_on_a_duplicate_id_that_no_single_slice_sees(tmp_path: Pa
     assert [(e["suite"], e["column"]) for e in report.failed_expectations()] == [
         ("raw.batch_checks", "duplicate_article_ids")]
     assert report.suites["raw.articles"]["success"] and report.suites["raw.articles"]["rows"] == n
+
+
+def test_mart_keys_are_counted_unique_across_the_whole_mart(tmp_path: Path) -> None:
+    import duckdb
+
+    from pipeline.validate import mart_frames
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE entity_mentions AS SELECT 'a1' AS actor_id, 'X' AS actor")
+    con.execute("CREATE TABLE actor_resolution AS SELECT 'a1' AS raw_actor_id, 'a1' AS actor_id")
+    con.execute("CREATE TABLE quotes AS SELECT NULL::VARCHAR AS speaker_id")
+    con.execute("""CREATE TABLE mentions_per_actor AS SELECT * FROM (VALUES
+        ('a1', 'X', 'person', 1), ('a2', 'Y', 'person', 1), ('a1', 'Y', 'person', 1))
+        t(actor_id, actor, actor_type, mentions)""")
+    con.execute("""CREATE TABLE quote_counts_per_source AS SELECT * FROM (VALUES
+        ('a1', 'NBC', 2), ('a1', 'NBC', 1), ('a1', 'CNN', 1)) t(source_id, outlet, quotes)""")
+    frames = mart_frames(con, tmp_path / "marts")
+    totals = frames["marts.totals"].row(0, named=True)
+    assert (totals["duplicate_actor_ids"], totals["duplicate_actor_names"], totals["duplicate_source_outlets"]) == (
+        1, 1, 1)
+    assert frames["marts.mentions_per_actor"].height == 3
