@@ -251,18 +251,25 @@ def raw_frames(articles: Path, *, temp_dir: Path | None = None) -> dict[str, pl.
     con = duckdb.connect(config=duckdb_config(temp_dir=temp_dir))
     try:
         con.execute(f"CREATE TEMP VIEW a AS SELECT article_id, url, batch_id FROM read_parquet('{articles}')")
-        batch = query_frame(con, """
+        batch = query_frame(con, f"""
             SELECT
-              (SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM a WHERE article_id IS NOT NULL
-                 GROUP BY article_id HAVING n > 1))::BIGINT AS duplicate_article_ids,
-              (SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM a WHERE url IS NOT NULL
-                 GROUP BY url HAVING n > 1))::BIGINT AS duplicate_urls,
+              {_extra_copies("a WHERE article_id IS NOT NULL", "article_id")} AS duplicate_article_ids,
+              {_extra_copies("a WHERE url IS NOT NULL", "url")} AS duplicate_urls,
               (SELECT count(*) FROM (SELECT batch_id FROM a WHERE batch_id IS NOT NULL GROUP BY 1))::BIGINT
                  AS batch_ids
             """)
     finally:
         con.close()
     return {"raw.articles": Slices(rows), "raw.batch_checks": batch}
+
+
+def _extra_copies(source: str, key: str) -> str:
+    """SQL for the number of rows of ``source`` that repeat an earlier row's ``key``.
+
+    A GROUP BY (which spills to disk) rather than ``count(DISTINCT)`` (which cannot).
+    """
+    return f"(SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM {source} GROUP BY {key} " \
+           f"HAVING n > 1))::BIGINT"
 
 
 def nlp_frames(articles: Path, nlp_dir: Path) -> dict[str, pl.DataFrame | Chunks]:
@@ -433,9 +440,6 @@ def mart_frames(con: duckdb.DuckDBPyConnection, out_dir: Path) -> dict[str, pl.D
         path = out_dir / f"{mart}.parquet"
         con.execute(f"COPY (SELECT * FROM {mart}) TO '{path}' (FORMAT parquet)")
         marts[f"marts.{mart}"] = Slices(pl.scan_parquet(path))
-
-    def duplicates(table: str, key: str) -> str:
-        return f"(SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM {table} GROUP BY {key} HAVING n > 1))"
     totals = query_frame(
         con,
         f"""
@@ -448,9 +452,9 @@ def mart_frames(con: duckdb.DuckDBPyConnection, out_dir: Path) -> dict[str, pl.D
           (SELECT count(DISTINCT r.actor_id) FROM entity_mentions m JOIN actor_resolution r
              ON r.raw_actor_id = m.actor_id WHERE m.actor IS NOT NULL)::BIGINT AS detail_actors,
           (SELECT count(*) FROM mentions_per_actor)::BIGINT AS mart_actors,
-          {duplicates("mentions_per_actor", "actor_id")}::BIGINT AS duplicate_actor_ids,
-          {duplicates("mentions_per_actor", "actor, actor_type")}::BIGINT AS duplicate_actor_names,
-          {duplicates("quote_counts_per_source", "source_id, outlet")}::BIGINT AS duplicate_source_outlets
+          {_extra_copies("mentions_per_actor", "actor_id")} AS duplicate_actor_ids,
+          {_extra_copies("mentions_per_actor", "actor, actor_type")} AS duplicate_actor_names,
+          {_extra_copies("quote_counts_per_source", "source_id, outlet")} AS duplicate_source_outlets
         """,
     )
     return {**marts, "marts.totals": totals}
