@@ -3,57 +3,100 @@
 -- ("Putin told Trump..."). Each pair appears once, actor_a's name sorting first (the id
 -- breaks a tie between two actors of the same name).
 --
--- The pairs themselves are found once per article (int_*_actor_pairs, incremental, by the
--- NLP stage's raw ids); here they are mapped through tonight's actor resolution, so that a
--- bare "Obama" merged into "Barack Obama" counts as one actor in old articles too. Two raw
--- ids of one article that resolve to the same actor are one actor, not a pair.
+-- The pairs are found once per article, the night it arrives (int_*_actor_pairs, by the NLP
+-- stage's raw actor ids); here they are mapped through tonight's actor resolution, so that
+-- a bare "Obama" merged into "Barack Obama" counts for him in old articles too, and counted
+-- by actor ids (names are joined to the counts, not carried through them). A raw pair is
+-- one pair of actors, except in an article (sentence) where two raw ids resolve to the
+-- same actor: there the same resolved pair can come from two raw pairs, so those few
+-- articles (sentences) are counted apart, de-duplicated.
 with resolved as (
-    select r.raw_actor_id, r.actor_id, t.name
-    from {{ ref('actor_resolution') }} as r
-    join {{ ref('actors') }} as t using (actor_id)
+    select raw_actor_id, actor_id from {{ ref('actor_resolution') }}
 ),
 
-article_pairs as (
-    select distinct
-        p.article_id,
-        if((x.name, x.actor_id) < (y.name, y.actor_id), x.actor_id, y.actor_id) as actor_a_id,
-        if((x.name, x.actor_id) < (y.name, y.actor_id), y.actor_id, x.actor_id) as actor_b_id
+article_pairs as not materialized (  -- referenced twice: recomputed, not buffered (43M rows at 100k)
+    select p.article_id, x.actor_id as x_id, y.actor_id as y_id
     from {{ ref('int_article_actor_pairs') }} as p
     join resolved as x on x.raw_actor_id = p.raw_actor_a_id
     join resolved as y on y.raw_actor_id = p.raw_actor_b_id
-    where x.actor_id <> y.actor_id
 ),
 
-sentence_pairs as (
-    select actor_a_id, actor_b_id, count(*) as sentences
+merged_articles as (  -- articles where two raw ids became one actor
+    select distinct article_id from article_pairs where x_id = y_id
+),
+
+article_counts as (
+    select lo, hi, sum(articles) as articles, min(first_seen) as first_seen, max(last_seen) as last_seen
     from (
-        select distinct
-            p.article_id,
-            p.sentence_id,
-            if((x.name, x.actor_id) < (y.name, y.actor_id), x.actor_id, y.actor_id) as actor_a_id,
-            if((x.name, x.actor_id) < (y.name, y.actor_id), y.actor_id, x.actor_id) as actor_b_id
-        from {{ ref('int_sentence_actor_pairs') }} as p
-        join resolved as x on x.raw_actor_id = p.raw_actor_a_id
-        join resolved as y on y.raw_actor_id = p.raw_actor_b_id
-        where x.actor_id <> y.actor_id
+        select least(x_id, y_id) as lo, greatest(x_id, y_id) as hi, count(*) as articles,
+               min(a.seen_at) as first_seen, max(a.seen_at) as last_seen
+        from article_pairs as p
+        join {{ ref('stg_articles') }} as a using (article_id)
+        where x_id <> y_id and article_id not in (select article_id from merged_articles)
+        group by all
+        union all
+        select lo, hi, count(*), min(a.seen_at), max(a.seen_at)
+        from (
+            select distinct article_id, least(x_id, y_id) as lo, greatest(x_id, y_id) as hi
+            from article_pairs
+            where x_id <> y_id and article_id in (select article_id from merged_articles)
+        )
+        join {{ ref('stg_articles') }} as a using (article_id)
+        group by all
     )
     group by all
+),
+
+sentence_pairs as not materialized (
+    select p.article_id, p.sentence_id, x.actor_id as x_id, y.actor_id as y_id
+    from {{ ref('int_sentence_actor_pairs') }} as p
+    join resolved as x on x.raw_actor_id = p.raw_actor_a_id
+    join resolved as y on y.raw_actor_id = p.raw_actor_b_id
+),
+
+merged_sentences as (
+    select distinct article_id, sentence_id from sentence_pairs where x_id = y_id
+),
+
+sentence_counts as (
+    select lo, hi, sum(sentences) as sentences
+    from (
+        select least(x_id, y_id) as lo, greatest(x_id, y_id) as hi, count(*) as sentences
+        from sentence_pairs as p
+        where x_id <> y_id and not exists (
+            select 1 from merged_sentences as d where d.article_id = p.article_id and d.sentence_id = p.sentence_id)
+        group by all
+        union all
+        select lo, hi, count(*)
+        from (
+            select distinct p.article_id, p.sentence_id, least(x_id, y_id) as lo, greatest(x_id, y_id) as hi
+            from sentence_pairs as p
+            join merged_sentences using (article_id, sentence_id)
+            where x_id <> y_id
+        )
+        group by all
+    )
+    group by all
+),
+
+named as (
+    select c.*, l.name as lo_name, l.actor_type as lo_type, h.name as hi_name, h.actor_type as hi_type,
+           (l.name, c.lo) < (h.name, c.hi) as lo_first
+    from article_counts as c
+    join {{ ref('actors') }} as l on l.actor_id = c.lo
+    join {{ ref('actors') }} as h on h.actor_id = c.hi
 )
 
 select
-    p.actor_a_id,
-    ta.name as actor_a,
-    ta.actor_type as actor_a_type,
-    p.actor_b_id,
-    tb.name as actor_b,
-    tb.actor_type as actor_b_type,
-    count(*) as articles,
-    coalesce(any_value(s.sentences), 0) as sentences,
-    min(a.seen_at) as first_seen,
-    max(a.seen_at) as last_seen
-from article_pairs as p
-join {{ ref('stg_articles') }} as a using (article_id)
-join {{ ref('actors') }} as ta on ta.actor_id = p.actor_a_id
-join {{ ref('actors') }} as tb on tb.actor_id = p.actor_b_id
-left join sentence_pairs as s using (actor_a_id, actor_b_id)
-group by p.actor_a_id, ta.name, ta.actor_type, p.actor_b_id, tb.name, tb.actor_type
+    if(lo_first, n.lo, n.hi) as actor_a_id,
+    if(lo_first, lo_name, hi_name) as actor_a,
+    if(lo_first, lo_type, hi_type) as actor_a_type,
+    if(lo_first, n.hi, n.lo) as actor_b_id,
+    if(lo_first, hi_name, lo_name) as actor_b,
+    if(lo_first, hi_type, lo_type) as actor_b_type,
+    n.articles,
+    coalesce(s.sentences, 0) as sentences,
+    n.first_seen,
+    n.last_seen
+from named as n
+left join sentence_counts as s using (lo, hi)
