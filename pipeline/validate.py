@@ -353,7 +353,7 @@ ARTICLE_CHECK_COLUMNS = ("sentences", "tokens", "spans_outside_text", "spans_not
 
 
 def _article_checks(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Per-article span checks over the views ``a`` (articles) and ``s``/``t``/``m``/``q`` (one part)."""
+    """Per-article span checks over the table ``a`` (the part's articles) and views ``s``/``t``/``m``/``q``."""
     span_checks = """
         SELECT x.article_id,
                count(*) AS n,
