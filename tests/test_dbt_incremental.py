@@ -29,6 +29,11 @@ NIGHT_1 = {
 NIGHT_2 = {
     "c3": ("Summit\nBarack Obama and Vladimir Putin spoke at the summit.",
            [("Barack Obama", "Barack Obama", "id_barack"), ("Vladimir Putin", "Vladimir Putin", "id_putin")], None),
+    # two raw ids of one sentence ("Obama", "Barack Obama") that resolve to one actor: the
+    # article and the sentence count once for Barack Obama and Joe Biden, not twice
+    "c4": ("Greeting\nBarack Obama greeted Biden, and Obama smiled.",
+           [("Barack Obama", "Barack Obama", "id_barack"), ("Biden", "Joe Biden", "id_biden"),
+            ("Obama", "Obama", "id_obama")], None),
 }
 COMPARED = ("int_article_actor_pairs", "int_sentence_actor_pairs", "int_quote_context", "co_mentions",
             "quotes_in_context", "mentions_per_actor")
@@ -68,16 +73,17 @@ def test_second_night_adds_only_its_own_articles(nights: tuple[Path, Path]) -> N
     assert (target / "run" / model).read_text().lower().lstrip().startswith("insert into")
     pairs = rows(db, "int_article_actor_pairs")
     assert pairs.group_by("article_id", "batch_id").len().sort("article_id").rows() == [
-        ("c1", "b1", 1), ("c2", "b1", 1), ("c3", "b2", 1)]
+        ("c1", "b1", 1), ("c2", "b1", 1), ("c3", "b2", 1), ("c4", "b2", 3)]
     assert sorted(rows(db, "int_quote_context")["quote_id"].str.split(":").list.first()) == ["c1", "c2"]
 
 
 def test_old_articles_count_for_the_actor_their_names_resolve_to_later(nights: tuple[Path, Path]) -> None:
     db, _ = nights
-    pairs = {(r["actor_a"], r["actor_b"]): r["articles"] for r in rows(db, "co_mentions").iter_rows(named=True)}
+    pairs = {(r["actor_a"], r["actor_b"]): (r["articles"], r["sentences"])
+             for r in rows(db, "co_mentions").iter_rows(named=True)}
     # c1 (night 1) said "Obama"; night 2 brought "Barack Obama", and resolution merged them
-    assert pairs == {("Barack Obama", "Joe Biden"): 1, ("Barack Obama", "Vladimir Putin"): 1,
-                     ("Joe Biden", "Vladimir Putin"): 1}
+    assert pairs == {("Barack Obama", "Joe Biden"): (2, 2), ("Barack Obama", "Vladimir Putin"): (1, 1),
+                     ("Joe Biden", "Vladimir Putin"): (1, 1)}
     context = rows(db, "quotes_in_context").select("speaker", "sentence").rows()
     assert context == [("Barack Obama", "“We agree,” Obama said after meeting Biden."),
                        ("Vladimir Putin", "“It was long,” Putin said of his call with Biden.")]
