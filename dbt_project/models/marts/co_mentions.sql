@@ -21,8 +21,9 @@ article_pairs as not materialized (  -- referenced twice: recomputed, not buffer
     join resolved as y on y.raw_actor_id = p.raw_actor_b_id
 ),
 
-merged_articles as (  -- articles where two raw ids became one actor
-    select distinct article_id from article_pairs where x_id = y_id
+merged_articles as (  -- articles where two raw ids became one actor (from mentions, not pairs)
+    select distinct article_id from {{ ref('stg_entity_mentions') }}
+    group by article_id, actor_id having count(distinct raw_actor_id) > 1
 ),
 
 article_counts as (
@@ -55,7 +56,8 @@ sentence_pairs as not materialized (
 ),
 
 merged_sentences as (
-    select distinct article_id, sentence_id from sentence_pairs where x_id = y_id
+    select distinct article_id, sentence_id from {{ ref('stg_entity_mentions') }}
+    group by article_id, sentence_id, actor_id having count(distinct raw_actor_id) > 1
 ),
 
 sentence_counts as (
