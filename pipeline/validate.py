@@ -304,7 +304,7 @@ def nlp_frames(articles: Path, nlp_dir: Path) -> dict[str, pl.DataFrame | Chunks
         parts = con.execute(f"""
             SELECT p.part, min(x.file_row_number), max(x.file_row_number)
             FROM read_parquet('{articles}', file_row_number=true) x
-            JOIN (SELECT DISTINCT article_id, part FROM part_of) p USING (article_id)
+            JOIN part_of p USING (article_id)  -- one row per article and part already
             GROUP BY p.part ORDER BY p.part""").fetchall()
         per_part = []
         for part, first, last in parts:
