@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from pipeline import schemas
+from pipeline import names, schemas
 from pipeline.entities import CALENDAR_WORDS
 
 ACTOR_TYPE = {"PERSON": "person", "ORG": "organisation", "LOC": "place"}
@@ -122,14 +122,39 @@ class _Actor:
     surface: Counter = field(default_factory=Counter)
     outlet: bool = False
     label: str = "ORG"
+    fixed_name: bool = False  # the full name an acronym or short form stands for: keep it
+    peerage: str | None = None  # "Lord" written before the name
 
 
-def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict]) -> list[dict]:
+def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict],
+                          stats: names.CaseStats = names.EMPTY_STATS) -> list[dict]:
     """Resolve the mentions of one article to actors.  ``mentions`` sorted by start."""
     title_end = text.find("\n") if "\n" in text else len(text)
     title_case = _is_title_case_line(text[:title_end])
     for m in mentions:
         m["name"] = normalise_name(m["text"])
+    # 0. Words glued to a name and titles before it are not part of it ("Injured Chelsea",
+    #    "Cardinal Cormac Murphy O'Connor"): see pipeline.names.
+    for m in mentions:
+        words = m["name"].split()
+        titled_person = (  # "Cardinal Cormac Murphy O'Connor" tagged ORG, "Mr Glazer" tagged LOC: persons
+            len(words) >= 2 and words[0].lower().rstrip(".") in names.PERSON_TITLES
+            and (words[0].lower().rstrip(".") in names.HONORIFICS or len(words) >= 3)
+            and _looks_like_person_name(" ".join(words[1:]) if len(words) >= 3 else words[1] + " X")
+        )  # fmt: skip
+        name, start, glued = names.strip_leading(
+            m["name"], m["start"], "PERSON" if titled_person else m["label"], stats,
+            sentence_start=_starts_sentence(text, m["start"]) or m["start"] < title_end,
+            written_mid_sentence=_written_mid_sentence(text, m["name"]),
+        )  # fmt: skip
+        if start != m["start"] and (not glued or any(s != start for s, _ in _whole_word_hits(text, name))):
+            honorific = words[0].lower().rstrip(".") in names.HONORIFICS
+            m["name"], m["start"] = name, start
+            if titled_person or honorific:
+                m["label"] = "PERSON"  # "Mr Glazer" tagged a place is a person
+    mentions = [m for m in mentions if not _not_a_name(text, m, stats)]
+    if not mentions:
+        return []
     body_keys = {name_key(m["name"]) for m in mentions if m["start"] >= title_end}
 
     # 1. Title-case headlines: "Trump Massive Middle Finger" -> the longest leading run of
@@ -198,6 +223,7 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict]) -
         mentions = sorted(mentions + extra, key=lambda m: (m["start"], m["end"]))
 
     # 4. Cluster: each mention -> actor key.
+    long_forms = _long_forms(text, mentions)  # acronyms and short forms of organisations
     actors: dict[str, _Actor] = {}
     last_full_seen: dict[str, str] = {}  # surname/first-name key -> most recent full name
     for m in mentions:
@@ -209,17 +235,25 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict]) -
             actor_name, is_person_name = full_persons[key], True
             for t in (toks[-1], toks[0]):
                 last_full_seen[t] = actor_name
-        elif len(toks) == 1 and m["label"] != "LOC":
+        elif len(toks) == 1 and not (m["label"] == "LOC" and names.place_context(text, m["start"], m["end"])):
+            # a surname of a person named in full, whatever the model tagged it ("Staunton", tagged
+            # a place), unless written as a place ("in Staunton"); one letter off is a misspelling
             tok = toks[0]
-            cands = by_last.get(tok) or by_first.get(tok)
+            cands = by_last.get(tok) or by_first.get(tok) or next(
+                (v for k, v in by_last.items() if names.near_spelling(tok, k) or tok in k.split("-")), None
+            )  # "Kudja" for "Kujda", "Kilroy" for "Kilroy-Silk"
             if cands:
                 actor_name = last_full_seen.get(tok) or cands[0]
                 is_person_name = True
+        if actor_name is None and key in long_forms:
+            actor_name = long_forms[key]  # "NIESR", "GE", "Electric" -> the organisation's full name
         if actor_name is None:
             # shorter written-out variants of a full name ("Donald J. Trump" vs "Donald Trump")
             actor_name = m["name"]
         akey = name_key(actor_name)
         actor = actors.setdefault(akey, _Actor(name=actor_name, key=akey))
+        if akey in long_forms.values_keys:
+            actor.fixed_name = True
         label = m["label"]
         if (
             label == "PERSON"
@@ -235,6 +269,10 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict]) -
         if is_person_name and len(toks) == 1:
             label = "PERSON"  # a surname of a person named in full in the article ("Trump")
         actor.votes[label] += 1
+        actor.votes.update(names.type_evidence(text, m["start"], m["end"]))
+        peer = re.search(r"\b([A-Z][a-z]+)\s+$", text[max(0, m["start"] - 12) : m["start"]])
+        if peer and peer.group(1).lower() in names.PEERAGE:
+            actor.peerage = peer.group(1)  # "Lord", as written
         actor.surface[_with_masthead_article(text, m)] += 1
         m["_akey"] = akey
 
@@ -242,7 +280,10 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict]) -
     #    name voted PERSON above, which is what fixes "Trump" tagged ORG half the time.
     for actor in actors.values():
         actor_label = max(("PERSON", "ORG", "LOC"), key=lambda lab: (actor.votes[lab], lab == "PERSON"))
-        actor.name = actor.name if actor_label == "PERSON" else actor.surface.most_common(1)[0][0]
+        if actor_label != "PERSON" and not actor.fixed_name:
+            actor.name = actor.surface.most_common(1)[0][0]
+        elif actor_label == "PERSON" and actor.peerage and " " not in actor.name:
+            actor.name = f"{actor.peerage} {actor.name}"  # a peer named only by title: "Lord Currie"
         if actor_label == "ORG":
             last = actor.key.split()[-1] if actor.key else ""
             actor.outlet = last in OUTLET_WORDS or (outlet is not None and name_key(outlet) == actor.key)
@@ -274,6 +315,78 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict]) -
             }
         )
     return out
+
+
+class _LongForms(dict):
+    """name key of an acronym or short form -> the organisation's full name; ``values_keys`` their keys."""
+
+    values_keys: set[str]
+
+
+def _long_forms(text: str, mentions: list[dict]) -> _LongForms:
+    """Acronyms and short forms of the article's organisations and places (see pipeline.names).
+
+    Bracketed acronyms first ("… Research (NIESR)"); then an acronym that is the initials of
+    exactly one longer name; then a one- or two-word organisation name that exactly one longer
+    organisation name ends with ("Electric" for "General Electric"), unless that is a generic
+    word of organisation names ("Committee", "Bank").
+    """
+    out = _LongForms()
+    longs = [m for m in mentions if m["label"] in ("ORG", "LOC") and len(m["name"].split()) >= 2]
+    for acr, pos in names.bracketed_acronyms(text).items():
+        before = [m for m in longs if 0 <= pos - m["end"] <= 2]
+        if before:
+            out[name_key(acr)] = before[0]["name"]
+    by_initials: dict[str, set[str]] = {}
+    for m in longs:
+        by_initials.setdefault(names.initials(m["name"]).lower(), set()).add(m["name"])
+    for m in mentions:
+        key = name_key(m["name"])
+        if key in out or len(m["name"].split()) != 1:
+            continue
+        full = by_initials.get(key, set())
+        if names.is_acronym(m["name"]) and len(full) == 1:
+            out[key] = next(iter(full))
+    org_longs = {m["name"] for m in longs if m["label"] == "ORG"}
+    for m in mentions:
+        key = name_key(m["name"])
+        words = key.split()
+        if key in out or m["label"] != "ORG" or not 1 <= len(words) <= 2 or (len(words) == 1 and key in ORG_WORDS):
+            continue
+        ending = {f for f in org_longs if len(f.split()) > len(words) and name_key(f).endswith(" " + key)}
+        if len(ending) == 1:
+            out[key] = ending.pop()
+    out.values_keys = {name_key(v) for v in out.values()}
+    return out
+
+
+def _not_a_name(text: str, m: dict, stats: names.CaseStats) -> bool:
+    """Mentions that name nobody: a lone common word opening a sentence ("Similarly, …",
+    "Mind you, …"), a bare title ("the Cardinal"), a quoted title of a work ("the film 'Ray'")."""
+    name = m["name"]
+    if " " not in name:
+        if name.lower().rstrip(".") in names.PERSON_TITLES:
+            return True
+        opening = _starts_sentence(text, m["start"]) and not _written_mid_sentence(text, name)
+        if opening and names.is_common_word(name, stats):
+            return True
+    before, after = text[max(0, m["start"] - 1) : m["start"]], text[m["end"] : m["end"] + 1]
+    return bool(before) and before in "'‘\"“" and after in "'’\"”" and after != ""
+
+
+def _starts_sentence(text: str, start: int) -> bool:
+    """Is ``start`` the first word of a sentence (or of a line, or after an opening mark)?"""
+    before = text[max(0, start - 4) : start].rstrip(" “\"‘'(")
+    return before == "" or before[-1] in ".!?\n:" or start == 0
+
+
+def _written_mid_sentence(text: str, name: str) -> bool:
+    """Is ``name`` written somewhere in the text with a lower-case word right before it?"""
+    return any(
+        re.search(r"[a-z,][’']?\s+$", text[max(0, s - 12) : s])
+        and not re.search(r"[.!?:]\s*$", text[max(0, s - 3) : s])
+        for s, _ in _whole_word_hits(text, name)
+    )
 
 
 def _with_masthead_article(text: str, m: dict) -> str:
@@ -320,7 +433,8 @@ def _surname_reused(text: str, surname: str, after: int) -> bool:
     return False
 
 
-def canonicalise(mentions: pl.DataFrame, articles: pl.DataFrame) -> pl.DataFrame:
+def canonicalise(mentions: pl.DataFrame, articles: pl.DataFrame,
+                 stats: names.CaseStats = names.EMPTY_STATS) -> pl.DataFrame:
     """Per-article actors for ``mentions`` (from ``entities.spacy_mentions``).
 
     Returns one row per mention (plus re-found aliases) with ``actor``, ``actor_type``,
@@ -342,7 +456,7 @@ def canonicalise(mentions: pl.DataFrame, articles: pl.DataFrame) -> pl.DataFrame
     rows: list[dict] = []
     for (art_id,), part in mentions.sort("article_id", "start", "end").group_by("article_id", maintain_order=True):
         text, outlet = info[art_id]
-        rows.extend(_canonicalise_article(text, outlet, part.to_dicts()))
+        rows.extend(_canonicalise_article(text, outlet, part.to_dicts(), stats))
     return (
         pl.DataFrame(rows, schema=schema)
         .sort("article_id", "start", "end")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipeline import actors, entities, quotes, schemas, segment
+from pipeline import actors, entities, names, quotes, schemas, segment
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def run_nlp(articles: pl.DataFrame, *, batch_size: int = 64, n_process: int = 1)
     articles = articles.sort("article_id")
     sentences, tokens = segment.segment(articles)
     raw = entities.spacy_mentions(articles, batch_size=batch_size, n_process=n_process)
-    canonical = actors.canonicalise(raw, articles)
+    canonical = actors.canonicalise(raw, articles, names.CaseStats.of(tokens))
     mentions = segment.assign_sentence_ids(canonical, sentences).sort("article_id", "mention_id")
     found = quotes.extract_quotes(articles, tokens, sentences, mentions)
     # speakers the NER missed become mentions, so that every speaker is an actor

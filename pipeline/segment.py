@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipeline import schemas
+from pipeline import lexicon, schemas
 
 # Alternatives, tried left to right at each position; the last one (".") guarantees that
 # every character belongs to exactly one piece, which is what makes cum_sum offsets exact.
@@ -55,6 +55,8 @@ SENTENCE_OPENERS = [
 ]  # fmt: skip
 
 TERMINALS = [".", "!", "?", "…"]
+# Speech verbs after a name ("…?” Graham asked"): see _with_sentence_ids.
+_CUE_WORDS = sorted(lexicon.SPEECH_VERBS)
 CLOSERS = ["”", "’", '"', "'", ")", "]", "»"]
 OPENERS = ["“", "‘", '"', "'", "(", "[", "«"]
 
@@ -147,7 +149,14 @@ def _with_sentence_ids(pieces: pl.LazyFrame) -> pl.LazyFrame:
         next_text.str.contains(r"^[\p{Lu}\p{N}]") | next_text.is_in(OPENERS) | next_text.is_in(["—", "-"])
     )
     para_break = nxt(pl.col("paragraph_id")).fill_null(-1) != pl.col("paragraph_id")
-    boundary = para_break | (ends_here & ~nxt(closer).fill_null(False) & next_starts.fill_null(True))
+    # "…?” Graham asked." is one sentence: a question or exclamation closing a quotation and
+    # followed by a name and a speech verb does not end it
+    asked = (
+        (closer & prv(text).is_in(["?", "!"]))
+        & nxt(text).str.contains(r"^\p{Lu}")
+        & (nxt(text, 2).str.to_lowercase().is_in(_CUE_WORDS) | nxt(text, 3).str.to_lowercase().is_in(_CUE_WORDS))
+    ).fill_null(False)
+    boundary = para_break | (ends_here & ~asked & ~nxt(closer).fill_null(False) & next_starts.fill_null(True))
     return pieces.with_columns(boundary.alias("_boundary")).with_columns(
         (pl.col("_boundary").cast(pl.Int32).cum_sum().over(art) - pl.col("_boundary").cast(pl.Int32))
         .cast(pl.Int32)

@@ -1,0 +1,100 @@
+"""Closed word classes that speaker attribution reasons with: speech verbs, pronouns, role nouns.
+
+These are English grammar, not knowledge about the world: no name, outlet or place is listed
+here.  Verbs are listed by their base form; ``inflections`` spells the forms a text uses.
+"""
+
+from __future__ import annotations
+
+# Verbs that report what someone says or writes ("said", "told", "added", "insisted").
+_SPEECH = [
+    "say", "tell", "add", "write", "claim", "argue", "explain", "note", "state", "insist", "ask",
+    "reply", "respond", "warn", "declare", "continue", "tweet", "post", "announce", "acknowledge",
+    "admit", "suggest", "recall", "joke", "complain", "concede", "predict", "promise", "vow", "stress",
+    "urge", "counter", "quip", "remark", "observe", "conclude", "report", "reiterate", "maintain",
+    "testify", "caution", "boast", "brag", "muse", "shout", "yell", "lament", "demand", "assert",
+    "allege", "contend", "emphasise", "emphasize", "wonder", "proclaim", "exclaim", "retort", "plead",
+    "confess", "reveal", "pledge", "recount", "answer", "opine", "charge", "blast", "accuse",
+    "comment", "cry", "interject", "indicate", "thank", "welcome", "mock", "speak", "describe",
+    "call", "dub", "brand", "label", "characterise", "characterize", "denounce", "slam", "praise",
+    "criticise", "criticize", "attack", "blame", "thunder", "confirm", "deny", "agree", "disagree",
+    "believe", "think", "feel", "hope", "fear", "expect", "forecast", "estimate", "tip", "hail", "dismiss",
+    "reject", "pronounce", "whisper", "mutter", "sigh", "protest",
+    "object", "concur", "assure", "inform", "advise", "recommend", "propose", "point", "highlight",
+    "underline", "signal", "hint", "imply", "rule", "find", "put", "read", "sing", "chant", "reckon",
+]  # fmt: skip
+
+# Irregular forms (every other form is regular: -s, -ed, -ing).
+_IRREGULAR = {
+    "say": ["said"], "tell": ["told"], "write": ["wrote", "written"], "speak": ["spoke", "spoken"],
+    "think": ["thought"], "feel": ["felt"], "find": ["found"], "put": ["put"], "read": ["read"],
+    "sing": ["sang", "sung"], "cry": ["cried", "cries"], "reply": ["replied", "replies"],
+    "deny": ["denied", "denies"], "imply": ["implied", "implies"], "forecast": ["forecast"],
+    "tip": ["tipped", "tipping"], "dub": ["dubbed", "dubbing"], "quip": ["quipped", "quipping"],
+    "brag": ["bragged", "bragging"], "plead": ["pled", "pleaded"], "label": ["labelled", "labelling", "labeled"],
+    "rule": ["ruled", "ruling"],
+}  # fmt: skip
+
+
+def inflections(base: str) -> set[str]:
+    """The forms of a regular English verb, plus the listed irregular ones."""
+    if base.endswith("e"):
+        regular = {base, base + "s", base + "d", base[:-1] + "ing"}
+    elif base.endswith(("sh", "ch", "x", "ss")):
+        regular = {base, base + "es", base + "ed", base + "ing"}
+    elif base.endswith("y") and base[-2:-1] not in "aeiou":
+        regular = {base, base[:-1] + "ies", base[:-1] + "ied", base + "ing"}
+    else:
+        regular = {base, base + "s", base + "ed", base + "ing"}
+    if base in _IRREGULAR:  # "said", never "sayed"
+        regular = {f for f in regular if not f.endswith(("ed", "d")) or f == base}
+    return regular | set(_IRREGULAR.get(base, []))
+
+
+SPEECH_VERBS: frozenset[str] = frozenset(f for v in _SPEECH for f in inflections(v))
+# Bases whose forms always report speech; the others ("believe", "call", "find", "put", "read")
+# report speech only when a quotation depends on them, never as a sentence's speech act.
+_WEAK = {"believe", "think", "feel", "hope", "fear", "expect", "find", "put", "read", "call", "describe",
+         "dub", "brand", "label", "characterise", "characterize", "sing", "chant", "point", "rule", "signal",
+         "welcome", "thank", "attack", "blast", "slam", "praise", "criticise", "criticize", "blame",
+         "dismiss", "reject", "accuse", "charge", "mock", "hail", "tip", "indicate", "highlight",
+         "underline", "continue", "post", "agree", "disagree", "object", "report", "reveal", "confirm"}  # fmt: skip
+STRONG_SPEECH_VERBS: frozenset[str] = frozenset(f for v in _SPEECH if v not in _WEAK for f in inflections(v))
+# Verbs whose object is the addressee, never the speaker ("told the BBC", "asked reporters").
+ADDRESSEE_VERBS: frozenset[str] = frozenset(
+    f for v in ("tell", "ask", "urge", "warn", "inform", "assure", "advise", "thank") for f in inflections(v)
+)
+# Naming verbs: their quotation is a label the subject gives ("branded it a “dodgy” Budget").
+NAMING_VERBS: frozenset[str] = frozenset(
+    f for v in ("call", "dub", "brand", "label", "describe", "characterise", "characterize") for f in inflections(v)
+)
+
+MALE_PRONOUNS = frozenset({"he", "him", "his", "himself"})
+FEMALE_PRONOUNS = frozenset({"she", "her", "hers", "herself"})
+PLURAL_PRONOUNS = frozenset({"they", "them", "their", "themselves"})
+NEUTER_PRONOUNS = frozenset({"it", "its", "itself"})
+FIRST_PERSON = frozenset({"i", "we", "me", "us", "my", "our"})
+SUBJECT_PRONOUNS = frozenset({"he", "she", "they", "it", "i", "we", "you"})
+RELATIVE_PRONOUNS = frozenset({"who", "which", "that", "whom"})
+
+# Honorifics: never part of a name; they tell the person's gender as the article writes it.
+MALE_HONORIFICS = frozenset({"mr", "sir", "lord", "mister", "messrs"})
+FEMALE_HONORIFICS = frozenset({"mrs", "ms", "miss", "lady", "dame", "madam"})
+
+# Nouns that stand for an organisation speaking through a document or a body.
+ORG_VOICE_NOUNS = frozenset({
+    "report", "study", "statement", "survey", "poll", "letter", "memo", "document", "paper", "review",
+    "analysis", "research", "figures", "data", "filing", "complaint", "lawsuit", "website", "ad", "advert",
+    "company", "firm", "group", "club", "committee", "commission", "council", "board", "ministry",
+    "department", "agency", "government", "party", "union", "bank", "organisation", "organization",
+    "institute", "authority", "regulator", "court", "team", "newspaper", "magazine", "network", "channel",
+    "broadcaster", "body", "watchdog", "association", "federation", "league", "office",
+})  # fmt: skip
+# Nouns whose speaker is an unnamed member of some body: "a spokesman", "officials", "sources".
+UNNAMED_VOICE_NOUNS = frozenset({
+    "spokesman", "spokeswoman", "spokesperson", "spokesmen", "official", "officials", "source", "sources",
+    "insider", "insiders", "aide", "aides", "analyst", "analysts", "expert", "experts", "critic", "critics",
+    "observer", "observers", "witness", "witnesses", "resident", "residents", "fan", "fans", "voter",
+    "voters", "people", "campaigners", "protesters", "representative", "representatives", "member",
+    "members", "friend", "friends", "colleague", "colleagues", "neighbour", "neighbours",
+})  # fmt: skip
