@@ -182,9 +182,15 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict],
         if len(toks) < 2:
             continue
         kv = key_votes[name_key(m["name"])]
+        surname_votes = key_votes.get(name_key(toks[-1]), Counter())
         person_like = kv["PERSON"] >= max(kv["ORG"], kv["LOC"]) or (
+            # an ORG-tagged "Anna Kowalska" whose surname comes back alone is a person, unless the
+            # model tags that word as something else on its own ("New EU", "Microsoft Xbox")
             m["label"] == "ORG"
             and _looks_like_person_name(m["name"])
+            and not toks[-1].isupper()
+            and surname_votes["PERSON"] >= surname_votes["ORG"] + surname_votes["LOC"]
+            and not key_votes.get(name_key(toks[0]), Counter()).keys() - {"PERSON"}
             and _surname_reused(text, toks[-1], m["end"])
         )
         if person_like and not any(t.lower() in ORG_WORDS for t in toks):
@@ -347,7 +353,11 @@ def _long_forms(text: str, mentions: list[dict]) -> _LongForms:
         full = by_initials.get(key, set())
         if names.is_acronym(m["name"]) and len(full) == 1:
             out[key] = next(iter(full))
-    org_longs = {m["name"] for m in longs if m["label"] == "ORG"}
+        elif names.is_acronym(m["name"]) and not full:
+            written = names.expansion_in_text(m["name"], text)  # "General Electric" the NER missed
+            if written is not None:
+                out[key] = written
+    org_longs = {m["name"] for m in longs if m["label"] == "ORG"} | set(out.values())
     for m in mentions:
         key = name_key(m["name"])
         words = key.split()
@@ -383,7 +393,7 @@ def _starts_sentence(text: str, start: int) -> bool:
 def _written_mid_sentence(text: str, name: str) -> bool:
     """Is ``name`` written somewhere in the text with a lower-case word right before it?"""
     return any(
-        re.search(r"[a-z,][’']?\s+$", text[max(0, s - 12) : s])
+        re.search(r"[a-z,][’']?[^\S\n]+$", text[max(0, s - 12) : s])  # a line break starts a sentence
         and not re.search(r"[.!?:]\s*$", text[max(0, s - 3) : s])
         for s, _ in _whole_word_hits(text, name)
     )

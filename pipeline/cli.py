@@ -150,6 +150,17 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    from pipeline import review
+
+    settings = _settings(args)
+    if not settings.warehouse.exists():
+        print(f"newsdesk: nothing published yet at {settings.warehouse}; run `newsdesk run` first", file=sys.stderr)
+        return 1
+    print(review.review(settings.warehouse, top=args.top, articles=args.articles, seed=args.seed))
+    return 0
+
+
 def cmd_sql(args: argparse.Namespace) -> int:
     from pipeline import snapshots
 
@@ -359,6 +370,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=10)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("review", parents=[common], help="top actors, sources and sample quotes, for a person to check",
+                       description="Prints the published snapshot's top people, organisations and places, the most "
+                                   "quoted sources, the quote share by gender and every quotation of a few "
+                                   "articles with its speaker: what to read before trusting the numbers.")
+    p.add_argument("--top", type=int, default=50)
+    p.add_argument("--articles", type=int, default=3, help="articles whose quotations are listed")
+    p.add_argument("--seed", type=int, default=0, help="picks other articles")
+    p.set_defaults(func=cmd_review)
 
     p = sub.add_parser("sql", parents=[common], help="run a read-only SQL query on the published warehouse")
     p.add_argument("query")

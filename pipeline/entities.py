@@ -233,10 +233,19 @@ class NerWorkers:
     def entities(self, texts: list[str], size: int) -> Iterator[list[tuple[int, int, str]]]:
         """Raw entities of ``texts`` in order, sent to the workers ``size`` texts at a time."""
         chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
-        results = self._pool.imap(functools.partial(_entities_of, batch_size=size), chunks)
+        for ents in self.map(functools.partial(_entities_of, batch_size=size), chunks):
+            yield from ents
+
+    def map(self, fn, chunks: list) -> Iterator:
+        """``fn(chunk)`` for each chunk on the workers, results in order (``fn`` must pickle).
+
+        The speaker step sends its few parse frames here too, so that parsing shares the
+        workers (and their start-up) with NER instead of running in the stage's process.
+        """
+        results = self._pool.imap(fn, chunks)
         for i in range(len(chunks)):
             try:
-                ents = results.next(timeout=WORKER_TIMEOUT_SECONDS)
+                out = results.next(timeout=WORKER_TIMEOUT_SECONDS)
             except multiprocessing.TimeoutError:
                 # a worker that dies (say, killed for memory) loses its task and the pool
                 # waits forever: finish this call here, and start fresh workers for the next
@@ -245,9 +254,9 @@ class NerWorkers:
                 self._pool.terminate()
                 self._pool = self._start()
                 for rest in chunks[i:]:
-                    yield from _entities_of(rest, size)
+                    yield fn(rest)
                 return
-            yield from ents
+            yield out
 
     def close(self) -> None:
         self._pool.terminate()
@@ -278,6 +287,15 @@ def ner_workers(n_process: int) -> Iterator[None]:
     finally:
         workers, _WORKERS = _WORKERS, None
         workers.close()
+
+
+def worker_map(fn, chunks: list) -> Iterator:
+    """``fn`` over ``chunks`` on the stage's workers (``ner_workers``) when it has them, else here."""
+    if _WORKERS is not None and len(chunks) > 1:
+        yield from _WORKERS.map(fn, chunks)
+    else:
+        for chunk in chunks:
+            yield fn(chunk)
 
 
 def model_entities(

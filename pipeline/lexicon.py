@@ -22,6 +22,8 @@ _SPEECH = [
     "reject", "pronounce", "whisper", "mutter", "sigh", "protest",
     "object", "concur", "assure", "inform", "advise", "recommend", "propose", "point", "highlight",
     "underline", "signal", "hint", "imply", "rule", "find", "put", "read", "sing", "chant", "reckon",
+    "condemn", "decry", "deride", "laud", "tout", "cite", "quote", "term", "refer", "reference", "rate",
+    "liken", "compare", "nickname",
 ]  # fmt: skip
 
 # Irregular forms (every other form is regular: -s, -ed, -ing).
@@ -32,7 +34,7 @@ _IRREGULAR = {
     "deny": ["denied", "denies"], "imply": ["implied", "implies"], "forecast": ["forecast"],
     "tip": ["tipped", "tipping"], "dub": ["dubbed", "dubbing"], "quip": ["quipped", "quipping"],
     "brag": ["bragged", "bragging"], "plead": ["pled", "pleaded"], "label": ["labelled", "labelling", "labeled"],
-    "rule": ["ruled", "ruling"],
+    "rule": ["ruled", "ruling"], "refer": ["referred", "referring"],
 }  # fmt: skip
 
 
@@ -58,7 +60,9 @@ _WEAK = {"believe", "think", "feel", "hope", "fear", "expect", "find", "put", "r
          "dub", "brand", "label", "characterise", "characterize", "sing", "chant", "point", "rule", "signal",
          "welcome", "thank", "attack", "blast", "slam", "praise", "criticise", "criticize", "blame",
          "dismiss", "reject", "accuse", "charge", "mock", "hail", "tip", "indicate", "highlight",
-         "underline", "continue", "post", "agree", "disagree", "object", "report", "reveal", "confirm"}  # fmt: skip
+         "underline", "continue", "post", "agree", "disagree", "object", "report", "reveal", "confirm",
+         "condemn", "decry", "deride", "laud", "tout", "cite", "quote", "term", "refer", "reference", "rate",
+         "liken", "compare", "nickname"}  # fmt: skip
 STRONG_SPEECH_VERBS: frozenset[str] = frozenset(f for v in _SPEECH if v not in _WEAK for f in inflections(v))
 # Verbs whose object is the addressee, never the speaker ("told the BBC", "asked reporters").
 ADDRESSEE_VERBS: frozenset[str] = frozenset(
@@ -97,4 +101,29 @@ UNNAMED_VOICE_NOUNS = frozenset({
     "observer", "observers", "witness", "witnesses", "resident", "residents", "fan", "fans", "voter",
     "voters", "people", "campaigners", "protesters", "representative", "representatives", "member",
     "members", "friend", "friends", "colleague", "colleagues", "neighbour", "neighbours",
+})  # fmt: skip
+
+# Nouns for what a person is or does; a name right before one names the body they belong to
+# ("Chelsea winger", "UKIP leader", "Microsoft chairman"), a name right after one is a person.
+PERSON_ROLE_NOUNS = frozenset({
+    "winger", "striker", "midfielder", "defender", "goalkeeper", "keeper", "forward", "captain", "skipper",
+    "coach", "manager", "boss", "chairman", "chairwoman", "chief", "executive", "president", "director",
+    "spokesman", "spokeswoman", "spokesperson", "leader", "secretary", "minister", "chancellor", "analyst",
+    "economist", "adviser", "advisor", "founder", "owner", "player", "star", "actor", "actress", "singer",
+    "rapper", "musician", "presenter", "host", "producer", "writer", "author", "editor", "reporter",
+    "correspondent", "lawyer", "judge", "mp", "mep", "senator", "governor", "mayor", "candidate", "official",
+    "officer", "head", "deputy", "champion", "sprinter", "boxer", "cyclist", "driver", "rider", "jockey",
+    "trainer", "chef", "designer", "artist", "composer", "lyricist", "cinematographer", "comedian",
+    "ceo", "cfo", "prop", "flanker", "lock", "fly-half", "scrum-half", "centre", "full-back", "hooker",
+    "bowler", "batsman", "spinner", "seamer", "international", "veteran", "nominee", "winner",
+})  # fmt: skip
+# Nouns for what an organisation is ("oil firm Yukos", "search giant Google", "the club").
+ORG_TYPE_NOUNS = frozenset({
+    "firm", "company", "giant", "group", "club", "side", "team", "maker", "manufacturer", "bank", "carrier",
+    "airline", "network", "broadcaster", "channel", "operator", "retailer", "insurer", "agency", "party",
+    "union", "website", "site", "brand", "label", "studio", "outfit", "conglomerate", "supermarket", "chain",
+    "publisher", "newspaper", "magazine", "developer", "utility", "watchdog", "regulator", "body", "charity",
+    "organisation", "organization", "association", "federation", "league", "council", "ministry", "authority",
+    "exchange", "fund", "investor", "lender", "provider", "supplier", "unit", "division", "subsidiary",
+    "service", "engine", "portal", "producer", "distributor", "consortium", "startup", "start-up",
 })  # fmt: skip

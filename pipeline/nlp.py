@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipeline import actors, entities, names, quotes, schemas, segment
+from pipeline import actors, entities, gender, names, quotes, schemas, segment
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ def run_nlp(articles: pl.DataFrame, *, batch_size: int = 64, n_process: int = 1)
     # speakers the NER missed become mentions, so that every speaker is an actor
     mentions = quotes.add_speaker_mentions(canonical, found, articles)
     mentions = segment.assign_sentence_ids(mentions, sentences).sort("article_id", "mention_id")
+    genders = gender.article_genders(articles, sentences, mentions, tokens, found)
+    mentions = mentions.join(genders, on=["article_id", "actor"], how="left", maintain_order="left")
     return NlpResult(
         sentences=sentences,
         tokens=schemas.conform(tokens, schemas.TOKENS),

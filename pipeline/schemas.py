@@ -126,6 +126,7 @@ ENTITY_MENTIONS: dict[str, pl.DataType] = {
     "actor_type": pl.String(),  # person | organisation | place
     "ner_label": pl.String(),  # the model's label (PERSON, ORG, GPE, ...), ALIAS, SPEAKER or DATELINE
     "is_outlet": pl.Boolean(),  # the actor is a news outlet (masthead shape or reporting context)
+    "gender": pl.String(),  # male | female as the article's own pronouns and honorifics say (pipeline.gender)
 }
 
 QUOTES: dict[str, pl.DataType] = {

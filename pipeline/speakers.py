@@ -36,11 +36,12 @@ For every quotation the steps are the same, and each can be read on its own:
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from pipeline import lexicon
+from pipeline import gender, lexicon
 from pipeline.entities import CALENDAR_WORDS, strip_titles
 from pipeline.names import stop_words as _stop_words
 
@@ -62,8 +63,11 @@ _CLIMB_DEPS = {"conj", "xcomp", "advcl"}
 _TRANSCRIPT = re.compile(r"^(?P<who>[A-Z][A-Z'’.-]+(?: [A-Z][A-Z'’.-]+)?):\s")
 _SIGNATURE = re.compile(r"^[^\S\n]*[―—–][^\S\n]*(?P<name>[A-Z][\w’'.-]+(?:[^\S\n]+[A-Z][\w’'.-]+){0,3})")
 # A label, a title or a nickname, whoever is near: "the so-called “cold calls”", "a film titled “…”".
-_NAMING = re.compile(r"(?:so-called|known as|titled|entitled|nicknamed|headlined|the words?|the terms?|the phrase)\s*$",
-                     re.IGNORECASE)  # fmt: skip
+_NAMING = re.compile(
+    r"(?:so-called|known as|titled|entitled|nicknamed|headlined|the words?|the terms?|the phrase)"
+    r"(?:\s+(?:the|a|an))?\s*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -175,10 +179,16 @@ class ArticleSpeakers:
     ) -> None:
         self.text = text
         self.sentences = sentences
+        self._sent_starts = [s for s, _, _ in sentences]
         self.mentions = mentions
+        self._starts = [m.start for m in mentions]
         self.frames = [Frame(f) for f in frames]
-        self.quoted = [(s["open_start"], s["end"] + 1) for s in segments]
+        self.quoted = sorted((s["open_start"], s["end"] + 1) for s in segments)
+        self._quote_starts = [s for s, _ in self.quoted]
         self.words = [w for w in words if not self.in_quote(w[0])]  # pronouns and speech verbs outside quotes
+        self._word_starts = [w[0] for w in self.words]
+        self.outside = [m for m in mentions if not self.in_quote(m.start)]  # names outside quotations
+        self._outside_starts = [m.start for m in self.outside]
         self._tok_at: dict[int, tuple[Frame, Tok]] = {t.start: (f, t) for f in self.frames for t in f.toks}
         self.segments = [self._segment(s) for s in segments]
         self.gender = self._gender_votes()
@@ -199,60 +209,31 @@ class ArticleSpeakers:
         return seg
 
     def in_quote(self, pos: int) -> bool:
-        return any(s <= pos < e for s, e in self.quoted)
+        i = bisect.bisect_right(self._quote_starts, pos) - 1
+        return i >= 0 and pos < self.quoted[i][1]
 
     def sentence_index(self, pos: int) -> int:
-        lo, hi = 0, len(self.sentences) - 1
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self.sentences[mid][0] <= pos:
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo
+        return max(0, bisect.bisect_right(self._sent_starts, pos) - 1)
 
     def mention_at(self, start: int, end: int) -> Mention | None:
-        for m in self.mentions:
+        i = max(0, bisect.bisect_left(self._starts, start) - 1)  # a mention may start before ``start``
+        for m in self.mentions[i:]:
             if m.start < end and start < m.end:
                 return m
             if m.start >= end:
                 break
         return None
 
+    def mentions_between(self, lo: int, hi: int) -> list[Mention]:
+        """Mentions outside quotations that start in [lo, hi)."""
+        starts = self._outside_starts
+        return self.outside[bisect.bisect_left(starts, lo) : bisect.bisect_left(starts, hi)]
+
     def _gender_votes(self) -> dict[str, Counter]:
-        """Gender evidence per person actor: honorifics before a mention, and he/she pronouns
-        whose only possible antecedent (a person named in the same sentence before it, or in
-        the sentence before) is that actor."""
-        votes: dict[str, Counter] = {}
-        for m in self.mentions:
-            if m.actor_type != "person" or self.in_quote(m.start):
-                continue
-            prev = _WORD.findall(self.text[max(0, m.start - 8) : m.start])
-            hon = prev[-1].lower().rstrip(".") if prev else ""
-            if hon in lexicon.MALE_HONORIFICS:
-                votes.setdefault(m.actor, Counter())["m"] += 1
-            elif hon in lexicon.FEMALE_HONORIFICS:
-                votes.setdefault(m.actor, Counter())["f"] += 1
-        for pos, _end, word in self.words:
-            g = "m" if word in lexicon.MALE_PRONOUNS else "f" if word in lexicon.FEMALE_PRONOUNS else None
-            if g is None:
-                continue
-            k = self.sentence_index(pos)
-            lo = self.sentences[max(0, k - 1)][0]
-            people = {
-                m.actor
-                for m in self.mentions
-                if lo <= m.start < pos and m.actor_type == "person" and not self.in_quote(m.start)
-            }
-            if len(people) == 1:
-                votes.setdefault(people.pop(), Counter())[g] += 1
-        return votes
+        return gender.gender_votes(self.text, self.sentences, self.mentions, self.words, self.quoted)
 
     def gender_of(self, actor: str) -> str | None:
-        v = self.gender.get(actor)
-        if not v or v["m"] == v["f"]:
-            return None
-        return "m" if v["m"] > v["f"] else "f"
+        return gender.decide(self.gender.get(actor))
 
     def _role_words(self) -> dict[str, set[str]]:
         """Role words written next to each person: "Tory leader Michael Howard", "X, the coach,"."""
@@ -300,14 +281,10 @@ class ArticleSpeakers:
             self._busy.discard((s, e))
 
     def _find_referents(self, s: int, e: int) -> list[str]:
-        found: list[tuple[int, str]] = []
-        for m in self.mentions:
-            if m.start >= e:
-                break
-            if m.start >= s and not self.in_quote(m.start) and self._subject_like(m.start, m.end):
-                found.append((m.start, m.actor))
-        for pos, end, word in self.words:
-            if s <= pos < e and word in ("he", "she") and self._subject_like(pos, end):
+        found = [(m.start, m.actor) for m in self.mentions_between(s, e) if self._subject_like(m.start, m.end)]
+        words = self.words[bisect.bisect_left(self._word_starts, s) : bisect.bisect_left(self._word_starts, e)]
+        for pos, end, word in words:
+            if word in ("he", "she") and self._subject_like(pos, end):
                 actor = self.resolve_pronoun(word, pos)
                 if actor is not None:
                     found.append((pos, actor.actor))
@@ -356,7 +333,7 @@ class ArticleSpeakers:
                 return m.actor_type in ("organisation", "place") and not m.is_outlet
 
         k = self.sentence_index(pos)
-        by_actor = {m.actor: m for m in self.mentions if m.start < pos and fits(m) and not self.in_quote(m.start)}
+        by_actor = {m.actor: m for m in self.mentions_between(0, pos) if fits(m)}
         if exclude and set(by_actor) - set(exclude):
             by_actor = {a: m for a, m in by_actor.items() if a not in exclude}
         if not by_actor:
@@ -366,14 +343,17 @@ class ArticleSpeakers:
             for actor in refs:
                 if actor in by_actor:
                     return by_actor[actor]
-        recent = [m for m in self.mentions if m.start < pos and m.actor in by_actor and not self.in_quote(m.start)]
+        recent = [m for m in self.mentions_between(0, pos) if m.actor in by_actor]
         return recent[-1]
 
     def resolve_role(self, head: str, modifiers: list[str], pos: int) -> Mention | None:
         """The person (or organisation) a role noun phrase stands for (module docstring, step 5)."""
         if head in lexicon.ORG_VOICE_NOUNS:
-            orgs = [m for m in self.mentions if m.start < pos and m.actor_type == "organisation"
-                    and not m.is_outlet and not self.in_quote(m.start) and head in m.actor.lower().split()]  # fmt: skip
+            orgs = [
+                m
+                for m in self.mentions_between(0, pos)
+                if m.actor_type == "organisation" and not m.is_outlet and head in m.actor.lower().split()
+            ]
             return orgs[-1] if orgs else None
         best: tuple[int, int, Mention] | None = None
         for m in self.mentions:
@@ -421,13 +401,21 @@ class ArticleSpeakers:
         cues = [(f, c, False) for f, c in self._cues(last, after=True)] + [
             (f, c, True) for f, c in self._cues(first, after=False)
         ]
+        unnamed: Attribution | None = None
         for cue_frame, cue, at_first in cues:
             res = self._speaker_of_cue(cue_frame, cue, first)
-            if res is None or (res.speaker is None and cue.lower not in lexicon.STRONG_SPEECH_VERBS):
-                continue  # "the party hoped": a weak verb with nobody named is not the cue
+            if res is None:
+                continue
             res.cue_at_first = at_first and len(chain) > 1
+            if res.speaker is None and cue.lower not in lexicon.STRONG_SPEECH_VERBS:
+                # "the party hoped to stage in the “…”": a weak verb with nobody named may not be
+                # the cue; a verb further up may name the speaker ("speaking of …")
+                unnamed = unnamed or res
+                continue
             self._remember(res, cue.start)
             return res
+        if unnamed is not None:
+            return unnamed
         res = self._colon_or_signature(first, last)
         if res is not None:
             self._remember(res, first.q["open_start"])
@@ -509,10 +497,12 @@ class ArticleSpeakers:
             if sub.lower in lexicon.RELATIVE_PRONOUNS and verb.dep == "relcl" and frame.head(verb) is not None:
                 return frame.head(verb)
             return sub
-        for ph in frame.children(verb, _SUBJECT_DEPS):  # the parser took the quotation for the subject
+        quoted_subject = frame.children(verb, _SUBJECT_DEPS)
+        for ph in quoted_subject:  # the parser took the quotation for the subject: “…,” the leader said
             for app in frame.children(ph, {"appos"}):
-                if self.mention_at(app.start, app.end) is not None:
-                    return app
+                return app
+        if quoted_subject:
+            return None  # the quotation fills the subject: the speaker is not the conjoined clause's
         head = frame.head(verb)
         if head is None or depth >= 3:
             return None
@@ -593,7 +583,7 @@ class ArticleSpeakers:
         if k > 2 or k + 1 >= len(self.sentences):
             return None
         s, e, _ = self.sentences[k + 1]
-        first = next((m for m in self.mentions if s <= m.start < e and not self.in_quote(m.start)), None)
+        first = next(iter(self.mentions_between(s, e)), None)
         if first is not None and first.actor_type == "person" and self.text[s : first.start].strip() == "":
             return first
         return None
@@ -742,18 +732,16 @@ class ArticleSpeakers:
         return None
 
     def _person_between(self, lo: int, hi: int, speaker: Mention) -> bool:
-        return any(lo <= m.start < hi and m.actor_type == "person" and m.actor != speaker.actor
-                   and not self.in_quote(m.start) for m in self.mentions)  # fmt: skip
+        return any(m.actor_type == "person" and m.actor != speaker.actor for m in self.mentions_between(lo, hi))
 
 
-def is_label(text: str, q: dict) -> bool:
-    """A quoted title, label or nickname rather than words someone said.
+def is_named_thing(text: str, q: dict) -> bool:
+    """A label, title or nickname by its introduction: "so-called", "known as", "titled"."""
+    return bool(_NAMING.search(text[max(0, q["open_start"] - 25) : q["open_start"]]))
 
-    Introduced by a naming phrase ("so-called", "known as", "titled"), or short Title Case
-    ("Hotel Rwanda", "Face the Nation") with no cue: a title, not a statement.
-    """
-    if _NAMING.search(text[max(0, q["open_start"] - 25) : q["open_start"]]):
-        return True
+
+def is_title(text: str, q: dict) -> bool:
+    """Short Title Case ("Hotel Rwanda", "Face the Nation"): with no cue, a title, not a statement."""
     words = text[q["start"] : q["end"]].strip(" ,.;:!?").split()
     small = {"a", "an", "the", "of", "and", "or", "in", "on", "for", "to", "at", "with", "by"}
     return 1 < len(words) <= 6 and words[0][:1].isupper() and all(w[:1].isupper() or w in small for w in words)
@@ -775,11 +763,12 @@ def attribute_article(
     art = ArticleSpeakers(text, sentences, mentions, segments, frames, words)
     rows: list[dict] = []
     for chain in art.chains():
-        labelled = len(chain) == 1 and is_label(text, chain[0].q)
-        res = None if labelled else art.attribute(chain)
+        single = len(chain) == 1
+        named = single and is_named_thing(text, chain[0].q)
+        res = None if named else art.attribute(chain)
         for seg in chain:
             art._done.append((seg, res))
-        if res is None and (labelled or (len(chain) == 1 and chain[0].words <= SHORT_WORDS)):
+        if res is None and single and (named or chain[0].words <= SHORT_WORDS or is_title(text, chain[0].q)):
             continue
         spk = res.speaker if res else None
         for i, seg in enumerate(chain):

@@ -27,6 +27,8 @@ from collections.abc import Iterable
 
 import polars as pl
 
+from pipeline.entities import worker_map
+
 # Quotations of at most this many words stay in the frame; longer ones become a placeholder.
 KEEP_WORDS = 4
 PLACEHOLDER = "Q"
@@ -155,7 +157,12 @@ def parse_frames(frames: pl.DataFrame, batch_size: int = 256) -> pl.DataFrame:
         .agg("start", "end", "word", "space_after", "quote_start")
         .to_dict(as_series=False)
     )
-    heads, deps = parse_words(list(zip(grouped["word"], grouped["space_after"], strict=True)), batch_size)
+    units = list(zip(grouped["word"], grouped["space_after"], strict=True))
+    heads, deps = [], []
+    chunks = [units[i : i + batch_size] for i in range(0, len(units), batch_size)]
+    for h, d in worker_map(parse_words, chunks):
+        heads.extend(h)
+        deps.extend(d)
     n = [len(w) for w in grouped["word"]]
     return pl.DataFrame(
         {
@@ -176,7 +183,9 @@ def parse_frames(frames: pl.DataFrame, batch_size: int = 256) -> pl.DataFrame:
 def parse_words(
     frames: Iterable[tuple[list[str], list[bool]]], batch_size: int = 256
 ) -> tuple[list[list[int]], list[list[str]]]:
-    """Parse pre-tokenised frames: (heads, dependency labels) per frame, indices within the frame."""
+    """Parse pre-tokenised frames: (heads, dependency labels) per frame, indices within the frame.
+
+    Runs in a NER worker process when the stage has them (``entities.worker_map``)."""
     from spacy.tokens import Doc
 
     nlp = load_parser()

@@ -2,22 +2,33 @@
 --
 -- The NLP stage links names across articles as it goes (pipeline/linking.py), but it can
 -- only use what it has seen: a bare "Obama" processed before any "Barack Obama" became an
--- actor of its own, and "Donald J. Trump" is a different written name from "Donald Trump".
--- Looking at the whole corpus, this model maps such ids onto the full-name actor when the
--- match is unambiguous:
+-- actor of its own, "Donald J. Trump" is a different written name from "Donald Trump", and
+-- an article with no context typed "Chelsea" a person where a hundred others say it is a club.
+-- Looking at the whole corpus, this model maps such ids onto one actor when the evidence is
+-- clear, in this order (the first that applies wins; a target that is itself mapped is
+-- followed one step further):
+--   retype:         the same name carried by an actor of another type with at least twice
+--                   its mentions ("Chelsea" typed person in a few articles, organisation in
+--                   most): the corpus's majority says what the name is;
 --   surname:        a one-word person name equal to the last word of exactly one multi-word
 --                   person ("Obama" -> "Barack Obama"; with a "Michelle Obama" too, nothing);
 --   middle_initial: a person name whose middle words are initials, equal to exactly one
---                   person's first and last word ("Donald J. Trump" -> "Donald Trump").
+--                   person's first and last word ("Donald J. Trump" -> "Donald Trump");
+--   short_form:     an organisation or place written only as an acronym or a short form in
+--                   some articles ("NIESR", "US") that other articles wrote as the short form
+--                   of exactly one longer name ("National Institute of Economic and Social
+--                   Research (NIESR)", "the United States ... the US"): the NLP stage linked
+--                   those mentions to the long name, this model extends the link to the
+--                   articles that never wrote the long name.
 -- Raw ids stay in the detail tables (stable, as assigned); staging exposes the resolved id.
 with mentions as (
-    select actor_id, actor, actor_type
+    select actor_id, actor, actor_type, text
     from {{ source('newsdesk', 'entity_mentions') }}
     where actor is not null
 ),
 
 best_name as (  -- as in the actors model: the most frequent full written form
-    select actor_id, first(actor order by (actor like '% %') desc, n desc, actor) as name
+    select actor_id, first(actor order by (actor like '% %') desc, n desc, actor) as name, sum(n) as n
     from (select actor_id, actor, count(*) as n from mentions group by all)
     group by actor_id
 ),
@@ -27,13 +38,20 @@ best_type as (
 ),
 
 raw_actors as (
-    select actor_id, n.name, t.actor_type from best_name as n join best_type as t using (actor_id)
+    select actor_id, n.name, n.n, t.actor_type from best_name as n join best_type as t using (actor_id)
+),
+
+by_type as (  -- retype: the corpus's majority type for a name
+    select r.actor_id, first(t.actor_id order by t.n desc, t.actor_id) as target
+    from raw_actors as r
+    join raw_actors as t on lower(t.name) = lower(r.name) and t.actor_type <> r.actor_type and t.n >= 2 * r.n
+    group by r.actor_id
 ),
 
 persons as (
     select actor_id, name, string_split(name, ' ') as words
     from raw_actors
-    where actor_type = 'person'
+    where actor_type = 'person' and actor_id not in (select actor_id from by_type)
 ),
 
 full_names as (
@@ -62,20 +80,49 @@ by_initials as (
     where len(f.words) >= 3
       and coalesce(list_bool_and(list_transform(f.words[2:-2], lambda w: regexp_matches(w, '^[A-Z]\.?$'))), false)
     group by f.actor_id
+),
+
+short_forms as (  -- surface forms the NLP stage resolved to a longer organisation or place name
+    select distinct lower(m.text) as form, m.actor_id as target
+    from mentions as m
+    join raw_actors as t on t.actor_id = m.actor_id
+    where t.actor_type in ('organisation', 'place')
+      and lower(m.text) <> lower(t.name)
+      and len(string_split(t.name, ' ')) > len(string_split(m.text, ' '))
+),
+
+by_short_form as (
+    select r.actor_id, min(f.target) as target, count(distinct f.target) as candidates
+    from raw_actors as r
+    join short_forms as f on f.form = lower(r.name) and f.target <> r.actor_id
+    where r.actor_type in ('organisation', 'place') and len(string_split(r.name, ' ')) <= 2
+    group by r.actor_id
+),
+
+first_step as (
+    select
+        r.actor_id as raw_actor_id,
+        coalesce(
+            y.target,
+            case when s.candidates = 1 then s.target end,
+            case when i.candidates = 1 then i.target end,
+            case when f.candidates = 1 then f.target end,
+            r.actor_id
+        ) as actor_id,
+        case
+            when y.target is not null then 'retype'
+            when s.candidates = 1 then 'surname'
+            when i.candidates = 1 then 'middle_initial'
+            when f.candidates = 1 then 'short_form'
+            else 'self'
+        end as resolution
+    from raw_actors as r
+    left join by_type as y using (actor_id)
+    left join by_surname as s using (actor_id)
+    left join by_initials as i using (actor_id)
+    left join by_short_form as f using (actor_id)
 )
 
-select
-    r.actor_id as raw_actor_id,
-    coalesce(
-        case when s.candidates = 1 then s.target end,
-        case when i.candidates = 1 then i.target end,
-        r.actor_id
-    ) as actor_id,
-    case
-        when s.candidates = 1 then 'surname'
-        when i.candidates = 1 then 'middle_initial'
-        else 'self'
-    end as resolution
-from raw_actors as r
-left join by_surname as s using (actor_id)
-left join by_initials as i using (actor_id)
+select a.raw_actor_id, coalesce(b.actor_id, a.actor_id) as actor_id, a.resolution
+from first_step as a
+left join first_step as b on b.raw_actor_id = a.actor_id and a.resolution <> 'self'

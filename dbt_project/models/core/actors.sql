@@ -1,22 +1,46 @@
 -- One row per corpus-wide actor (the actor_id the NLP stage assigns across articles, after
--- corpus-level resolution). Its name is the most frequent full (multi-word) written form of
--- the actor's own mentions (not of names resolved onto it), so "Donald Trump" even where an
--- article only says "Trump" or "Donald J. Trump"; its type is the one most mentions carry. Both are recomputed from the detail rows on every build: no mutable
--- state lives outside entity_mentions.
+-- corpus-level resolution). Its type is the one most mentions carry. Its name is, for a
+-- person, the most frequent full (multi-word) written form of the actor's own mentions (not
+-- of names resolved onto it), so "Donald Trump" even where an article only says "Trump" or
+-- "Donald J. Trump"; for an organisation or place, its most frequent written form. Its
+-- gender is what the articles' own pronouns and honorifics say (pipeline.gender): male or
+-- female when the articles with evidence agree at least two to one, else NULL (unknown).
+-- All recomputed from the detail rows on every build: no mutable state lives outside
+-- entity_mentions.
 with mentions as (
-    select m.actor_id, m.raw_actor_id, m.actor, m.actor_type, m.is_outlet, m.article_id, a.seen_at
+    select m.actor_id, m.raw_actor_id, m.actor, m.actor_type, m.is_outlet, m.gender, m.article_id, a.seen_at
     from {{ ref('stg_entity_mentions') }} as m
     join {{ ref('stg_articles') }} as a using (article_id)
 ),
 
+best_type as (
+    {{ most_common('mentions', 'actor_id', 'actor_type') }}
+),
+
 best_name as (
-    select actor_id, first(actor order by own desc, (actor like '% %') desc, n desc, actor) as name
+    select
+        actor_id,
+        first(actor order by own desc, (t.actor_type = 'person' and actor like '% %') desc, n desc, actor) as name
     from (select actor_id, actor, bool_or(raw_actor_id = actor_id) as own, count(*) as n from mentions group by all)
+    join best_type as t using (actor_id)
     group by actor_id
 ),
 
-best_type as (
-    {{ most_common('mentions', 'actor_id', 'actor_type') }}
+genders as (
+    select
+        actor_id,
+        case
+            when male > 2 * female then 'male'
+            when female > 2 * male then 'female'
+        end as gender
+    from (
+        select
+            actor_id,
+            count(distinct article_id) filter (where gender = 'male') as male,
+            count(distinct article_id) filter (where gender = 'female') as female
+        from mentions
+        group by actor_id
+    )
 ),
 
 stats as (
@@ -31,7 +55,10 @@ stats as (
     group by actor_id
 )
 
-select s.actor_id, n.name, t.actor_type, s.is_outlet, s.mentions, s.articles, s.first_seen, s.last_seen
+select
+    s.actor_id, n.name, t.actor_type, s.is_outlet, s.mentions, s.articles, s.first_seen, s.last_seen,
+    case when t.actor_type = 'person' then g.gender end as gender
 from stats as s
 join best_name as n using (actor_id)
 join best_type as t using (actor_id)
+join genders as g using (actor_id)

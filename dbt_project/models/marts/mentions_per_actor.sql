@@ -7,5 +7,6 @@ select
     mentions,
     articles,
     first_seen,
-    last_seen
+    last_seen,
+    gender
 from {{ ref('actors') }}

@@ -14,7 +14,8 @@ select
     r.actor_id,
     m.actor_id as raw_actor_id,
     ner_label,
-    is_outlet
+    is_outlet,
+    gender
 from {{ source('newsdesk', 'entity_mentions') }} as m
 join {{ ref('actor_resolution') }} as r on r.raw_actor_id = m.actor_id
 where m.actor is not null

@@ -1,0 +1,80 @@
+"""What belongs to a name and which written forms are one actor (pipeline.names via actors.canonicalise)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipeline import names
+
+
+def _actors(result) -> dict[str, str]:
+    return dict(result.entity_mentions.select("text", "actor").iter_rows())
+
+
+def test_a_common_word_glued_to_a_name_at_a_sentence_start_is_not_part_of_it(run_texts):
+    r = run_texts(
+        "Robben plays down return\n"
+        "Injured Chelsea winger Arjen Robben has insisted he only has a slim chance of playing. "
+        "Chelsea face Barcelona at home next month."
+    )
+    acts = set(r.entity_mentions["actor"])
+    assert "Injured Chelsea" not in acts and "Chelsea" in acts
+    chelsea = r.entity_mentions.filter(pl.col("actor") == "Chelsea")["actor_type"].unique().to_list()
+    assert chelsea == ["organisation"]  # "Chelsea winger": the club someone plays for
+
+
+def test_titles_are_not_part_of_names_and_bare_titles_name_nobody(run_texts):
+    r = run_texts(
+        "Poll issue\n"
+        "It was one of many issues the Cardinal mentioned. His words came as Cardinal Cormac Murphy O'Connor, "
+        "the Archbishop of Westminster, backed the stance. Cardinal O'Connor claimed the party had changed."
+    )
+    acts = set(r.entity_mentions["actor"])
+    assert "Cormac Murphy O'Connor" in acts and not any(a.startswith("Cardinal") for a in acts)
+
+
+def test_acronyms_and_short_forms_are_their_organisation(run_texts):
+    r = run_texts(
+        "Golden rule\n"
+        "The National Institute of Economic and Social Research (NIESR) claims taxes need to rise. "
+        "According to NIESR, the rule is unlikely to be met.\n"
+        "US behemoth General Electric has posted a jump in sales. GE is the biggest firm by value.",
+    )
+    acts = _actors(r)
+    assert acts["NIESR"] == "National Institute of Economic and Social Research"
+    assert acts["GE"] == "General Electric"
+
+
+def test_misspelt_surname_hyphen_part_and_peer_title(run_texts):
+    r = run_texts(
+        "Orchestra\nJarek Kujda plays in the band. Kudja said the shows were improvised.",
+        "Kilroy names seat\nEx-chat show host Robert Kilroy-Silk is to contest the seat. Mr Kilroy-Silk spoke.",
+        "Regulation\nLord Currie, chairman of the regulator, spoke. Lord Currie did not rule it out.",
+    )
+    acts = _actors(r)
+    assert acts["Kudja"] == "Jarek Kujda"
+    assert acts["Kilroy"] == "Robert Kilroy-Silk"
+    assert acts["Currie"] == "Lord Currie"
+
+
+def test_type_evidence_from_the_words_around_a_name():
+    text = "Shares in Yukos fell. The oil firm Rosneft bid. Mr Smith, 49, spoke. Chelsea winger Joe Cole ran."
+    assert names.type_evidence(text, text.index("Yukos"), text.index("Yukos") + 5)["ORG"] > 0
+    assert names.type_evidence(text, text.index("Rosneft"), text.index("Rosneft") + 7)["ORG"] > 0
+    assert names.type_evidence(text, text.index("Smith"), text.index("Smith") + 5)["PERSON"] > 0
+    assert names.type_evidence(text, text.index("Chelsea"), text.index("Chelsea") + 7)["ORG"] > 0
+
+
+def test_case_statistics_decide_what_is_a_common_word():
+    words = ["injured"] * 5 + ["Injured"] + ["said", "Bill"] * 3 + ["bill"] * 3
+    toks = pl.DataFrame({
+        "article_id": ["a"] * len(words), "sentence_id": list(range(len(words))),
+        "token_id": list(range(len(words))), "paragraph_id": [1] * len(words), "kind": ["word"] * len(words),
+        "text": words,
+    })  # fmt: skip
+    # every token opens its own sentence here, so nothing counts as capitalised mid-sentence
+    stats = names.CaseStats.of(toks)
+    assert stats.common("Injured") is True
+    assert names.strip_leading("Rick Parry", 0, "PERSON", stats, sentence_start=True, written_mid_sentence=True)[0] == (
+        "Rick Parry"
+    )
