@@ -18,7 +18,9 @@ mentions per article, so it costs a small fraction of NER time.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -90,6 +92,7 @@ def normalise_name(text: str) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=200_000)
 def name_key(name: str) -> str:
     """Matching key: lower case, no leading article, unified apostrophes and dots."""
     key = _LEADING_THE.sub("", name).lower().replace("’", "'").replace(".", "")
@@ -118,11 +121,13 @@ def _is_title_case_line(line: str) -> bool:
 class _Actor:
     name: str
     key: str
-    votes: Counter = field(default_factory=Counter)
+    votes: Counter = field(default_factory=Counter)  # the model's tags and the context's evidence
+    evidence: Counter = field(default_factory=Counter)  # the context's evidence alone (names.type_evidence)
     surface: Counter = field(default_factory=Counter)
     outlet: bool = False
     label: str = "ORG"
     fixed_name: bool = False  # the full name an acronym or short form stands for: keep it
+    linked: bool = False  # a one-word name the article links to a person's full name
     peerage: str | None = None  # "Lord" written before the name
 
 
@@ -137,15 +142,17 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict],
     #    "Cardinal Cormac Murphy O'Connor"): see pipeline.names.
     for m in mentions:
         words = m["name"].split()
+        if len(words) < 2:
+            continue
         titled_person = (  # "Cardinal Cormac Murphy O'Connor" tagged ORG, "Mr Glazer" tagged LOC: persons
             len(words) >= 2 and words[0].lower().rstrip(".") in names.PERSON_TITLES
             and (words[0].lower().rstrip(".") in names.HONORIFICS or len(words) >= 3)
             and _looks_like_person_name(" ".join(words[1:]) if len(words) >= 3 else words[1] + " X")
         )  # fmt: skip
+        opening = _starts_sentence(text, m["start"]) or m["start"] < title_end
         name, start, glued = names.strip_leading(
             m["name"], m["start"], "PERSON" if titled_person else m["label"], stats,
-            sentence_start=_starts_sentence(text, m["start"]) or m["start"] < title_end,
-            written_mid_sentence=_written_mid_sentence(text, m["name"]),
+            sentence_start=opening, written_mid_sentence=opening and _written_mid_sentence(text, m["name"]),
         )  # fmt: skip
         if start != m["start"] and (not glued or any(s != start for s, _ in _whole_word_hits(text, name))):
             honorific = words[0].lower().rstrip(".") in names.HONORIFICS
@@ -157,9 +164,10 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict],
         return []
     body_keys = {name_key(m["name"]) for m in mentions if m["start"] >= title_end}
 
-    # 1. Title-case headlines: "Trump Massive Middle Finger" -> the longest leading run of
-    #    words that is a name found in the body ("Trump").
-    if title_case:
+    # 1. Headlines glue words to names ("Trump Massive Middle Finger", "Blair Labour's
+    #    longest-serving PM"): a headline name the body never writes -> the longest leading run
+    #    of its words that is a name found in the body ("Trump", "Blair").
+    if mentions:
         for m in mentions:
             if m["start"] >= title_end or name_key(m["name"]) in body_keys:
                 continue
@@ -203,6 +211,12 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict],
         full_persons[key] = first_last.setdefault((toks[0], toks[-1]), full)
 
     # surname / first name -> full names carrying it, in order of first appearance
+    # "Van Der Beek", "Lloyd Webber": the end of exactly one longer person name is that person
+    for key in list(full_persons):
+        longer = {f for k, f in full_persons.items() if k.endswith(" " + key) and k != key}
+        if len(longer) == 1:
+            full_persons[key] = longer.pop()
+
     by_last: dict[str, list[str]] = {}
     by_first: dict[str, list[str]] = {}
     for full in dict.fromkeys(full_persons.values()):
@@ -274,8 +288,11 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict],
             label = "ORG"  # "Liggett Group", "Boston University": the head word says organisation
         if is_person_name and len(toks) == 1:
             label = "PERSON"  # a surname of a person named in full in the article ("Trump")
+            actor.linked = True
         actor.votes[label] += 1
-        actor.votes.update(names.type_evidence(text, m["start"], m["end"]))
+        evidence = names.type_evidence(text, m["start"], m["end"])
+        actor.votes.update(evidence)
+        actor.evidence.update(evidence)
         peer = re.search(r"\b([A-Z][a-z]+)\s+$", text[max(0, m["start"] - 12) : m["start"]])
         if peer and peer.group(1).lower() in names.PEERAGE:
             actor.peerage = peer.group(1)  # "Lord", as written
@@ -318,6 +335,10 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict],
                 "actor": actor.name,
                 "actor_type": ACTOR_TYPE[label],
                 "is_outlet": actor.outlet,
+                # a lone word's votes and evidence, for the batch-wide vote (canonicalise)
+                "_votes": (actor.votes, actor.evidence)
+                if " " not in actor.name and not actor.linked and not actor.fixed_name
+                else None,
             }
         )
     return out
@@ -343,6 +364,7 @@ def _long_forms(text: str, mentions: list[dict]) -> _LongForms:
         before = [m for m in longs if 0 <= pos - m["end"] <= 2]
         if before:
             out[name_key(acr)] = before[0]["name"]
+    runs: dict[str, set[str]] | None = None  # capitalised runs of the text by initials, when needed
     by_initials: dict[str, set[str]] = {}
     for m in longs:
         by_initials.setdefault(names.initials(m["name"]).lower(), set()).add(m["name"])
@@ -354,9 +376,10 @@ def _long_forms(text: str, mentions: list[dict]) -> _LongForms:
         if names.is_acronym(m["name"]) and len(full) == 1:
             out[key] = next(iter(full))
         elif names.is_acronym(m["name"]) and not full:
-            written = names.expansion_in_text(m["name"], text)  # "General Electric" the NER missed
-            if written is not None:
-                out[key] = written
+            runs = runs if runs is not None else names.capitalised_runs(text)
+            written = runs.get(m["name"], set())  # "General Electric" the NER missed
+            if len(written) == 1:
+                out[key] = next(iter(written))
     org_longs = {m["name"] for m in longs if m["label"] == "ORG"} | set(out.values())
     for m in mentions:
         key = name_key(m["name"])
@@ -464,14 +487,50 @@ def canonicalise(mentions: pl.DataFrame, articles: pl.DataFrame,
     )
     info = {r[0]: (r[1], r[2]) for r in arts.iter_rows()}
     rows: list[dict] = []
-    for (art_id,), part in mentions.sort("article_id", "start", "end").group_by("article_id", maintain_order=True):
+    ordered = mentions.sort("article_id", "start", "end").to_dicts()  # one conversion, not one per article
+    for art_id, part in itertools.groupby(ordered, key=lambda r: r["article_id"]):
         text, outlet = info[art_id]
-        rows.extend(_canonicalise_article(text, outlet, part.to_dicts(), stats))
+        rows.extend(_canonicalise_article(text, outlet, list(part), stats))
+    _batch_types(rows)
     return (
         pl.DataFrame(rows, schema=schema)
         .sort("article_id", "start", "end")
         .with_columns(pl.int_range(pl.len(), dtype=pl.Int32).over("article_id").alias("mention_id"))
     )
+
+
+def _batch_types(rows: list[dict]) -> None:
+    """The type of a one-word name no article ties to a person's full name, from every article of the batch.
+
+    One article's evidence is thin ("Chelsea face Barcelona": the model says person); the batch's
+    is not ("Chelsea winger", "Chelsea boss", "oil firm Yukos" in dozens of others).  Per name,
+    the articles' context evidence (``names.type_evidence``) is summed over the batch, once per
+    article and actor; where it exists it decides, because the model's tags for a word are the
+    same guess repeated ("Chelsea" tagged a person in every article) while the context is read
+    afresh each time.  With no evidence the summed model tags decide.  At least two articles
+    must have voted; the batch's type then replaces the article's.
+    """
+    tags: dict[str, Counter] = {}
+    evidence: dict[str, Counter] = {}
+    seen: set[tuple[str, str]] = set()
+    for r in rows:
+        key = name_key(r["actor"])
+        if r["_votes"] is None or (r["article_id"], key) in seen:
+            continue
+        seen.add((r["article_id"], key))
+        v, e = r["_votes"]
+        tags.setdefault(key, Counter()).update(v - e)
+        tags[key]["_articles"] += 1
+        evidence.setdefault(key, Counter()).update(e)
+    for r in rows:
+        key = name_key(r["actor"])
+        if r.pop("_votes") is None or tags.get(key, Counter())["_articles"] < 2:
+            continue
+        votes = evidence[key] if sum(evidence[key].values()) else tags[key]
+        label = max(("PERSON", "ORG", "LOC"), key=lambda lab: (votes[lab], tags[key][lab], lab == "PERSON"))
+        if label != r["label"]:
+            r["label"], r["actor_type"] = label, ACTOR_TYPE[label]
+            r["is_outlet"] = label == "ORG" and key in OUTLET_WORDS
 
 
 def actor_id(name: str, actor_type: str) -> str:
@@ -501,6 +560,21 @@ def name_key_expr(col: str) -> pl.Expr:
         .str.replace(r"^the\s+", "")
         .str.replace_all(r"\s+", " ")
         .str.strip_chars()
+    )
+
+
+_PERSON_WORD = re.compile(r"[A-Z][\w’'.-]*[a-z][\w’'.-]*|[A-Z]\.?")
+
+
+def _person_shaped(name: str) -> bool:
+    """Two to four capitalised words, the surname not an acronym ("Nintendo UK"), no dash between
+    words ("Jonathan Kaplan - England"), the first no common word ("Strong Oscar")."""
+    words = name.split()
+    return (
+        2 <= len(words) <= 4
+        and all(_PERSON_WORD.fullmatch(w) for w in words)
+        and not words[-1].isupper()
+        and not names.is_common_word(words[0], names.EMPTY_STATS)
     )
 
 
@@ -538,20 +612,40 @@ def assign_actor_ids(
         ):
             known.setdefault((key, typ), aid)
     batch_actors = m.select("_akey", "actor_type", "actor").unique().sort("_akey", "actor_type", "actor")
+    batch_keys = set(batch_actors.get_column("_akey").to_list())
     for key, typ, name in batch_actors.iter_rows():
         if typ == "person" and len(key.split()) > 1:
             known.setdefault((key, typ), actor_id(name, typ))
+    # a lone surname joins only a full name shaped like a person's: one article's "Nintendo UK"
+    # must not take every "UK" the model mistook for a person
+    shaped = {k for k, name in batch_actors.select("_akey", "actor").iter_rows() if _person_shaped(name)}
     by_surname: dict[str, set[str]] = {}
     for (key, typ), aid in known.items():
-        if typ == "person" and len(key.split()) > 1:
+        if typ == "person" and len(key.split()) > 1 and (key in shaped or key not in batch_keys):
             by_surname.setdefault(key.split()[-1], set()).add(aid)
 
+    # one-word names typed a person in most of their mentions, this batch and earlier ones
+    votes = m.group_by("_akey").agg(
+        (pl.col("actor_type") == "person").sum().cast(pl.Int64).alias("p"), pl.len().cast(pl.Int64).alias("n")
+    )
+    if existing_aliases is not None and existing_aliases.height:
+        votes = pl.concat([
+            votes,
+            existing_aliases.group_by(pl.col("alias_key").alias("_akey")).agg(
+                pl.col("n_mentions").filter(pl.col("actor_type") == "person").sum().cast(pl.Int64).alias("p"),
+                pl.col("n_mentions").sum().cast(pl.Int64).alias("n"),
+            ),
+        ]).group_by("_akey").agg(pl.col("p").sum(), pl.col("n").sum())  # fmt: skip
+    mostly_person = set(votes.filter(pl.col("p") * 2 >= pl.col("n")).get_column("_akey").to_list())
     ids: dict[tuple[str, str], tuple[str, str]] = {}  # (key, type) -> (actor_id, resolved type)
     for key, typ, name in batch_actors.iter_rows():
         if (key, typ) in known:
             ids[(key, typ)] = (known[(key, typ)], typ)
-        elif typ in ("person", "organisation") and len(by_surname.get(key, ())) == 1:
-            # "Trump" alone (often tagged ORG by the model) = the one person with that surname
+        elif len(by_surname.get(key, ())) == 1 and (
+            typ == "person" or (typ == "organisation" and key in mostly_person)
+        ):
+            # "Trump" alone (often tagged ORG by the model) = the one person with that surname;
+            # not "Labour", which the batch writes as an organisation
             ids[(key, typ)] = (next(iter(by_surname[key])), "person")
         else:
             ids[(key, typ)] = (actor_id(name, typ), typ)

@@ -127,7 +127,21 @@ def is_common_word(word: str, stats: CaseStats) -> bool:
     if said is not None:
         return said
     wn = _wordnet()
-    return bool(wn) and w not in wn.get("noun", ()) and (w in wn.get("adj", ()) or w in wn.get("adv", ()))
+    if not wn:
+        return False
+    if _verb_form(w, wn.get("verb", frozenset())):
+        return True  # "Hosting Cook", "Buying MCI": a verb's -ing or -ed form
+    return w not in wn.get("noun", ()) and (w in wn.get("adj", ()) or w in wn.get("adv", ()))
+
+
+def _verb_form(w: str, verbs: frozenset[str]) -> bool:
+    """Is ``w`` the -ing or -ed form of a WordNet verb ("hosting", "buying", "injured")?"""
+    for suffix in ("ing", "ed"):
+        if w.endswith(suffix) and len(w) > len(suffix) + 2:
+            stem = w[: -len(suffix)]
+            if stem in verbs or stem + "e" in verbs or (stem[-1] == stem[-2:-1] and stem[:-1] in verbs):
+                return True
+    return False
 
 
 def is_common_noun(word: str, stats: CaseStats) -> bool:
@@ -150,7 +164,10 @@ def strip_leading(
     while len(words) >= 2 and words[1][:1].isupper():
         w = words[0]
         lw = w.lower().rstrip(".")
-        title = label == "PERSON" and (lw in PERSON_TITLES or (len(words) >= 3 and is_common_noun(w, stats)))
+        title = label == "PERSON" and (
+            lw in PERSON_TITLES
+            or (len(words) >= 3 and (is_common_noun(w, stats) or (w.isupper() and 2 <= len(w) <= 4)))
+        )  # "Cinematographer John Mathieson", "MP Richard Allan", "Browns DL Sheldon Richardson"
         glued = not title and sentence_start and offset == 0 and not written_mid_sentence and is_common_word(w, stats)
         if not (glued or title):
             break
@@ -185,10 +202,13 @@ def bracketed_acronyms(text: str) -> dict[str, int]:
 _CAPITALISED_RUN = re.compile(r"\b[A-Z][\w&'-]*(?:\s+(?:of|and|for|the|&|de)?\s*[A-Z][\w&'-]*)+")
 
 
-def expansion_in_text(acronym: str, text: str) -> str | None:
-    """The one run of capitalised words in ``text`` whose initials are ``acronym`` ("General Electric")."""
-    found = {m.group(0) for m in _CAPITALISED_RUN.finditer(text) if initials(m.group(0)) == acronym}
-    return found.pop() if len(found) == 1 else None
+def capitalised_runs(text: str) -> dict[str, set[str]]:
+    """Runs of capitalised words in ``text`` by their initials: where an acronym's expansion is
+    written when the NER did not tag it ("GE" -> {"General Electric"})."""
+    out: dict[str, set[str]] = {}
+    for m in _CAPITALISED_RUN.finditer(text):
+        out.setdefault(initials(m.group(0)), set()).add(m.group(0))
+    return out
 
 
 def near_spelling(a: str, b: str) -> bool:
@@ -208,6 +228,10 @@ _PERSON_AFTER = re.compile(
     r"captain|leader|coach|president|spokesman|spokeswoman)\b)"
 )
 _THING_AFTER = re.compile(r"^,\s+which\b")
+_LAST_WORD = re.compile(r"[A-Za-z]+\.?$")
+_THE_BEFORE = re.compile(r"\bthe\s+$")
+_NEXT_WORD = re.compile(r"\s+([a-z][a-z-]+)\b")
+_PREV_WORD = re.compile(r"\b([a-z][a-z-]+)\s+$")
 _ORG_BEFORE = re.compile(r"\b(?:shares in|shares of|stake in|bid for|takeover of|board of|chief executive of|bought|"
                          r"acquired|merged with|merging with|"
                          r"chairman of|boss of|owners of|owner of|the firm|the company|the group)\s+$",
@@ -228,7 +252,7 @@ def type_evidence(text: str, start: int, end: int) -> Counter:
     """Votes for a mention's type from the words around it (module docstring, last point)."""
     before, after = text[max(0, start - 30) : start], text[end : end + 40]
     votes: Counter = Counter()
-    prev = re.findall(r"[A-Za-z]+\.?$", before.rstrip())
+    prev = _LAST_WORD.findall(before.rstrip())
     hon = prev[-1].lower().rstrip(".") if prev else ""
     if before.endswith(" ") and (hon in lexicon.MALE_HONORIFICS or hon in lexicon.FEMALE_HONORIFICS or hon == "dr"):
         votes["PERSON"] += 3
@@ -240,13 +264,13 @@ def type_evidence(text: str, start: int, end: int) -> Counter:
         votes["LOC"] += 1
     if _THING_AFTER.match(after):
         votes["ORG"] += 1
-    if re.search(r"\bthe\s+$", before) and " " not in text[start:end].strip():
+    if _THE_BEFORE.search(before) and " " not in text[start:end].strip():
         votes["ORG"] += 1  # "the Premiership": one word after "the" is rarely a person
-    nxt = re.match(r"\s+([a-z][a-z-]+)\b", after)
+    nxt = _NEXT_WORD.match(after)
     # what the words around a name say outweighs one guess of the model (weight 3)
     if nxt and nxt.group(1) in lexicon.PERSON_ROLE_NOUNS:
         votes["ORG"] += 3  # "Chelsea winger Arjen Robben", "UKIP leader": the body someone belongs to
-    prv = re.search(r"\b([a-z][a-z-]+)\s+$", before)
+    prv = _PREV_WORD.search(before)
     if prv and prv.group(1) in lexicon.ORG_TYPE_NOUNS:
         votes["ORG"] += 3  # "oil firm Yukos"
     elif prv and prv.group(1) in lexicon.PERSON_ROLE_NOUNS:

@@ -651,9 +651,15 @@ class ArticleSpeakers:
     def _name_as_written(self, name: str, start: int) -> Mention | None:
         """A person's name the NER missed: the article's person with that surname, else the name
         itself when it can be a person's name (``plausible_name``)."""
-        last = name.split()[-1]
-        known = next((m for m in reversed(self.mentions) if m.actor_type == "person" and m.actor.split()[-1] == last),
-                     None)  # fmt: skip
+        words = name.split()
+        known = next(
+            (
+                m
+                for m in reversed(self.mentions)
+                if m.actor_type == "person" and (m.actor.split()[-1] == words[-1] or m.actor.split()[0] == name)
+            ),
+            None,
+        )  # "Liu" for "Liu Xiaoming": a family name may come first
         if known is not None:
             return known
         return Mention(start, start + len(name), name, "person", False) if self.plausible_name(name, start) else None

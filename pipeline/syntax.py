@@ -9,6 +9,7 @@ runs only on *frames*:
   (a quotation opening in one sentence and closing in the next makes them one frame), plus
   the sentence right before a frame that opens with a quotation (it often introduces it:
   "Mr Johnson said: ⏎ “…”");
+* a frame with no speech verb outside its quotations is not parsed (nothing to find there);
 * inside a frame, the words of every quotation longer than ``KEEP_WORDS`` words are replaced
   by one placeholder token, so the parser sees ``"Q," said Parry.`` instead of forty words
   it does not need; short quotations ("amazed", "clear impression") stay, because they are
@@ -27,8 +28,11 @@ from collections.abc import Iterable
 
 import polars as pl
 
+from pipeline import lexicon
 from pipeline.entities import worker_map
 
+# Words that make a frame worth parsing: speech verbs, and "according" (to).
+_CUE_WORDS = sorted(lexicon.SPEECH_VERBS | {"according"})
 # Quotations of at most this many words stay in the frame; longer ones become a placeholder.
 KEEP_WORDS = 4
 PLACEHOLDER = "Q"
@@ -133,6 +137,13 @@ def frame_tokens(tokens: pl.DataFrame, sentences: pl.DataFrame, spans: pl.DataFr
         .join(words, on=["article_id", "quote_start"], how="left")
         .with_columns((pl.col("quote_start").is_not_null() & (pl.col("_words") > KEEP_WORDS)).alias("_collapse"))
     )
+    # a frame with no speech verb outside its quotations has no cue for the parse to explain
+    with_cue = (
+        toks.filter(pl.col("quote_start").is_null() & pl.col("word").str.to_lowercase().is_in(_CUE_WORDS))
+        .select("article_id", "frame_id")
+        .unique()
+    )
+    toks = toks.join(with_cue, on=["article_id", "frame_id"], how="semi")
     kept = toks.filter(~pl.col("_collapse")).with_columns(pl.lit(None, pl.Int32).alias("quote_start"))
     collapsed = (
         toks.filter(pl.col("_collapse"))

@@ -11,7 +11,10 @@
 --                   its mentions ("Chelsea" typed person in a few articles, organisation in
 --                   most): the corpus's majority says what the name is;
 --   surname:        a one-word person name equal to the last word of exactly one multi-word
---                   person ("Obama" -> "Barack Obama"; with a "Michelle Obama" too, nothing);
+--                   person ("Obama" -> "Barack Obama"; with a "Michelle Obama" too, nothing)
+--                   whose full name is shaped like a person's (two to four capitalised words,
+--                   no dash between them, the last no acronym): "Nintendo UK" does not take
+--                   every "UK" the model mistook for a person;
 --   middle_initial: a person name whose middle words are initials, equal to exactly one
 --                   person's first and last word ("Donald J. Trump" -> "Donald Trump");
 --   short_form:     an organisation or place written only as an acronym or a short form in
@@ -55,8 +58,10 @@ persons as (
 ),
 
 full_names as (
-    select actor_id, lower(words[-1]) as surname, lower(words[1] || ' ' || words[-1]) as first_last, words
-    from persons
+    select p.actor_id, lower(words[-1]) as surname, lower(words[1] || ' ' || words[-1]) as first_last, words,
+           len(words) <= 4 and words[-1] <> upper(words[-1])
+           and list_bool_and(list_transform(words, lambda w: regexp_matches(w, '^[A-Z][\w''’.-]*$'))) as attested
+    from persons as p
     where len(words) >= 2
 ),
 
@@ -68,7 +73,7 @@ plain_full_names as (  -- full names without initials: the targets of middle-ini
 by_surname as (
     select p.actor_id, min(f.actor_id) as target, count(distinct f.actor_id) as candidates
     from persons as p
-    join full_names as f on f.surname = lower(p.name)
+    join full_names as f on f.surname = lower(p.name) and f.attested
     where len(p.words) = 1
     group by p.actor_id
 ),
