@@ -111,12 +111,6 @@ def _looks_like_person_name(name: str) -> bool:
     )
 
 
-def _is_title_case_line(line: str) -> bool:
-    """A headline written In Title Case, where NER spans are unreliable."""
-    words = [w for w in re.findall(r"[A-Za-z][\w’'-]*", line) if len(w) > 3]
-    return len(words) >= 3 and sum(w[0].isupper() for w in words) / len(words) >= 0.8
-
-
 @dataclass
 class _Actor:
     name: str
@@ -135,7 +129,6 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict],
                           stats: names.CaseStats = names.EMPTY_STATS) -> list[dict]:
     """Resolve the mentions of one article to actors.  ``mentions`` sorted by start."""
     title_end = text.find("\n") if "\n" in text else len(text)
-    title_case = _is_title_case_line(text[:title_end])
     for m in mentions:
         m["name"] = normalise_name(m["text"])
     # 0. Words glued to a name and titles before it are not part of it ("Injured Chelsea",
@@ -167,16 +160,15 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict],
     # 1. Headlines glue words to names ("Trump Massive Middle Finger", "Blair Labour's
     #    longest-serving PM"): a headline name the body never writes -> the longest leading run
     #    of its words that is a name found in the body ("Trump", "Blair").
-    if mentions:
-        for m in mentions:
-            if m["start"] >= title_end or name_key(m["name"]) in body_keys:
-                continue
-            toks = m["name"].split()
-            for n in range(len(toks) - 1, 0, -1):
-                if name_key(" ".join(toks[:n])) in body_keys:
-                    m["name"] = " ".join(toks[:n])
-                    m["end"] = m["start"] + len(m["name"])
-                    break
+    for m in mentions:
+        if m["start"] >= title_end or name_key(m["name"]) in body_keys:
+            continue
+        toks = m["name"].split()
+        for n in range(len(toks) - 1, 0, -1):
+            if name_key(" ".join(toks[:n])) in body_keys:
+                m["name"] = " ".join(toks[:n])
+                m["end"] = m["start"] + len(m["name"])
+                break
 
     # 2. Person evidence per name: model votes, plus shape+context for ORG-tagged names.
     full_persons: dict[str, str] = {}  # key -> full name, multi-word person names
