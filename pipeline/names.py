@@ -86,6 +86,7 @@ PERSON_TITLES = frozenset({
     "princess", "pope", "cardinal", "archbishop", "bishop", "rabbi", "imam", "reverend", "rev", "father",
     "sister", "brother", "sheikh", "emir", "sultan", "chairman", "chairwoman", "ambassador", "speaker",
     "inspector", "detective", "superintendent", "constable", "officer", "agent", "coach", "manager",
+    "supt", "insp", "det", "cllr", "dci",
 })  # fmt: skip
 
 
@@ -269,7 +270,10 @@ def type_evidence(text: str, start: int, end: int) -> Counter:
     nxt = _NEXT_WORD.match(after)
     # what the words around a name say outweighs one guess of the model (weight 3)
     if nxt and nxt.group(1) in lexicon.PERSON_ROLE_NOUNS:
-        votes["ORG"] += 3  # "Chelsea winger Arjen Robben", "UKIP leader": the body someone belongs to
+        # "Chelsea winger Arjen Robben", "UKIP leader", "US president": the body or the place
+        # someone belongs to, not a person (which of the two: the model's tags decide)
+        votes["ORG"] += 3
+        votes["LOC"] += 3
     prv = _PREV_WORD.search(before)
     if prv and prv.group(1) in lexicon.ORG_TYPE_NOUNS:
         votes["ORG"] += 3  # "oil firm Yukos"
