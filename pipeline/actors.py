@@ -235,7 +235,7 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict],
         mentions = sorted(mentions + extra, key=lambda m: (m["start"], m["end"]))
 
     # 4. Cluster: each mention -> actor key.
-    long_forms = _long_forms(text, mentions)  # acronyms and short forms of organisations
+    long_forms = _long_forms(text, mentions, stats)  # acronyms and short forms of organisations
     actors: dict[str, _Actor] = {}
     last_full_seen: dict[str, str] = {}  # surname/first-name key -> most recent full name
     for m in mentions:
@@ -342,13 +342,14 @@ class _LongForms(dict):
     values_keys: set[str]
 
 
-def _long_forms(text: str, mentions: list[dict]) -> _LongForms:
+def _long_forms(text: str, mentions: list[dict], stats: names.CaseStats) -> _LongForms:
     """Acronyms and short forms of the article's organisations and places (see pipeline.names).
 
     Bracketed acronyms first ("… Research (NIESR)"); then an acronym that is the initials of
     exactly one longer name; then a one- or two-word organisation name that exactly one longer
-    organisation name ends with ("Electric" for "General Electric"), unless that is a generic
-    word of organisation names ("Committee", "Bank").
+    organisation name ends with ("Electric" for "General Electric"), when its words are common
+    words (not "Liverpool" for "BBC Liverpool") and not a generic word of organisation names
+    alone ("Committee", "Bank").
     """
     out = _LongForms()
     longs = [m for m in mentions if m["label"] in ("ORG", "LOC") and len(m["name"].split()) >= 2]
@@ -378,6 +379,8 @@ def _long_forms(text: str, mentions: list[dict]) -> _LongForms:
         words = key.split()
         if key in out or m["label"] != "ORG" or not 1 <= len(words) <= 2 or (len(words) == 1 and key in ORG_WORDS):
             continue
+        if not all(names.is_common_word(w, stats) for w in m["name"].split()):
+            continue  # "Electric", "United" are short forms; "Liverpool" is a name of its own
         ending = {f for f in org_longs if len(f.split()) > len(words) and name_key(f).endswith(" " + key)}
         if len(ending) == 1:
             out[key] = ending.pop()

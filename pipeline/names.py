@@ -230,7 +230,7 @@ _PERSON_AFTER = re.compile(
 )
 _THING_AFTER = re.compile(r"^,\s+which\b")
 _LAST_WORD = re.compile(r"[A-Za-z]+\.?$")
-_THE_BEFORE = re.compile(r"\bthe\s+$")
+_THE_BEFORE = re.compile(r"(?<!\w)the\s+$", re.IGNORECASE)
 _NEXT_WORD = re.compile(r"\s+([a-z][a-z-]+)\b")
 _PREV_WORD = re.compile(r"\b([a-z][a-z-]+)\s+$")
 _ORG_BEFORE = re.compile(r"\b(?:shares in|shares of|stake in|bid for|takeover of|board of|chief executive of|bought|"
@@ -265,8 +265,10 @@ def type_evidence(text: str, start: int, end: int) -> Counter:
         votes["LOC"] += 1
     if _THING_AFTER.match(after):
         votes["ORG"] += 1
-    if _THE_BEFORE.search(before) and " " not in text[start:end].strip():
-        votes["ORG"] += 1  # "the Premiership": one word after "the" is rarely a person
+    if _THE_BEFORE.search(before):
+        # "the Premiership", "the Lib Dems", "the US": a name after "the" is a body or a place
+        votes["ORG"] += 2
+        votes["LOC"] += 2
     nxt = _NEXT_WORD.match(after)
     # what the words around a name say outweighs one guess of the model (weight 3)
     if nxt and nxt.group(1) in lexicon.PERSON_ROLE_NOUNS:

@@ -96,11 +96,13 @@ short_forms as (  -- surface forms the NLP stage resolved to a longer organisati
       and len(string_split(t.name, ' ')) > len(string_split(m.text, ' '))
 ),
 
-by_short_form as (
+by_short_form as (  -- an acronym of the long name, or a form rarer than the long name it stands for
     select r.actor_id, min(f.target) as target, count(distinct f.target) as candidates
     from raw_actors as r
     join short_forms as f on f.form = lower(r.name) and f.target <> r.actor_id
+    join raw_actors as t on t.actor_id = f.target
     where r.actor_type in ('organisation', 'place') and len(string_split(r.name, ' ')) <= 2
+      and (t.n >= r.n or r.name = upper(r.name))
     group by r.actor_id
 ),
 
