@@ -117,6 +117,13 @@ PERSON_ROLE_NOUNS = frozenset({
     "ceo", "cfo", "prop", "flanker", "lock", "fly-half", "scrum-half", "centre", "full-back", "hooker",
     "bowler", "batsman", "spinner", "seamer", "international", "veteran", "nominee", "winner",
 })  # fmt: skip
+# Offices of a state: a name before one is a place ("US president", "UK chancellor").
+STATE_ROLE_NOUNS = frozenset({
+    "president", "minister", "premier", "chancellor", "secretary", "governor", "mayor", "ambassador",
+    "envoy", "consul", "senator", "mp", "mep", "congressman", "congresswoman", "king", "queen", "prince",
+    "princess", "monarch", "prime", "foreign", "defence", "defense", "interior", "finance",
+    "army", "police", "troops", "forces", "government", "authorities", "officials", "citizens", "voters",
+})  # fmt: skip
 # Nouns for what an organisation is ("oil firm Yukos", "search giant Google", "the club").
 ORG_TYPE_NOUNS = frozenset({
     "firm", "company", "giant", "group", "club", "side", "team", "maker", "manufacturer", "bank", "carrier",

@@ -271,11 +271,10 @@ def type_evidence(text: str, start: int, end: int) -> Counter:
         votes["LOC"] += 2
     nxt = _NEXT_WORD.match(after)
     # what the words around a name say outweighs one guess of the model (weight 3)
-    if nxt and nxt.group(1) in lexicon.PERSON_ROLE_NOUNS:
-        # "Chelsea winger Arjen Robben", "UKIP leader", "US president": the body or the place
-        # someone belongs to, not a person (which of the two: the model's tags decide)
-        votes["ORG"] += 3
-        votes["LOC"] += 3
+    if nxt and nxt.group(1) in lexicon.STATE_ROLE_NOUNS:
+        votes["LOC"] += 3  # "US president", "UK chancellor": the state someone serves
+    elif nxt and nxt.group(1) in lexicon.PERSON_ROLE_NOUNS:
+        votes["ORG"] += 3  # "Chelsea winger Arjen Robben", "Microsoft chairman": the body someone belongs to
     prv = _PREV_WORD.search(before)
     if prv and prv.group(1) in lexicon.ORG_TYPE_NOUNS:
         votes["ORG"] += 3  # "oil firm Yukos"

@@ -58,12 +58,13 @@ def test_misspelt_surname_hyphen_part_and_peer_title(run_texts):
 
 
 def test_type_evidence_from_the_words_around_a_name():
-    text = "Shares in Yukos fell. The oil firm Rosneft bid. Mr Smith, 49, spoke. Chelsea winger Joe Cole ran."
+    text = "Shares in Yukos fell. The oil firm Rosneft bid. Mr Smith, 49, spoke. Chelsea winger Joe Cole ran. US president"
     assert names.type_evidence(text, text.index("Yukos"), text.index("Yukos") + 5)["ORG"] > 0
     assert names.type_evidence(text, text.index("Rosneft"), text.index("Rosneft") + 7)["ORG"] > 0
     assert names.type_evidence(text, text.index("Smith"), text.index("Smith") + 5)["PERSON"] > 0
     chelsea = names.type_evidence(text, text.index("Chelsea"), text.index("Chelsea") + 7)
-    assert chelsea["ORG"] > 0 and chelsea["PERSON"] == 0  # a body (or a place) someone belongs to
+    assert chelsea["ORG"] > 0 and chelsea["PERSON"] == 0  # the body someone belongs to
+    assert names.type_evidence(text, text.index("US"), text.index("US") + 2)["LOC"] > 0  # the state they serve
 
 
 def test_case_statistics_decide_what_is_a_common_word():
