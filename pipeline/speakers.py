@@ -39,6 +39,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pipeline import gender, lexicon
@@ -121,15 +122,17 @@ class Frame:
     def children(self, t: Tok, deps: set[str] | None = None) -> list[Tok]:
         return [c for c in self.kids.get(t.i, []) if deps is None or c.dep in deps]
 
-    def np_span(self, t: Tok) -> tuple[int, int]:
+    def np_span(self, t: Tok, outside: Callable[[Tok], bool] = lambda _: True) -> tuple[int, int]:
         """Character span of ``t``'s noun phrase: its modifiers on both sides ("the 46-year-old"),
-        without relative clauses, appositives, prepositional phrases or conjuncts."""
+        without relative clauses, appositives, prepositional phrases, conjuncts or quoted words."""
         lo = hi = t
         todo = [t]
         while todo:
             x = todo.pop()
             for c in self.children(x):
                 if c.dep in ("relcl", "appos", "prep", "acl", "cc", "conj", "advcl") or c.quote_start is not None:
+                    continue
+                if not outside(c):
                     continue
                 if c.dep == "punct" and c.word not in "-–'’":
                     continue
@@ -246,6 +249,8 @@ class ArticleSpeakers:
             words: list[str] = []
             for w in reversed(before):
                 lw = w.lower().rstrip(".")
+                if lw in ("of", "and") and words:
+                    continue  # "Secretary of State Hillary Clinton", "Work and Pensions Secretary"
                 if lw in _FUNCTION or lw in lexicon.SPEECH_VERBS or w.endswith(","):
                     break
                 words.append(lw.removesuffix("’s").removesuffix("'s"))
@@ -518,7 +523,8 @@ class ArticleSpeakers:
         """Speaker, span and kind for one cue verb, or None when it has no usable subject."""
         sub = self._subject_of(frame, verb)
         kind_name = "according_to" if verb.lower == "according" else None
-        if sub is None and verb.lower not in lexicon.ADDRESSEE_VERBS:
+        inverted = verb.start > first.q["open_start"]  # "“…,” said X": the subject may follow the verb
+        if sub is None and inverted and verb.lower not in lexicon.ADDRESSEE_VERBS | lexicon.NAMING_VERBS:
             # "…,” said economy minister Heizo Takenaka / said the 46-year-old", parsed without a
             # subject: the name, pronoun or noun phrase right after the verb
             for t in frame.toks[verb.i + 1 : verb.i + 6]:
@@ -548,7 +554,7 @@ class ArticleSpeakers:
     def _speaker_of_np(self, frame: Frame, head: Tok, after: bool) -> Attribution | None:
         """What a subject noun phrase names: an actor, a pronoun's referent, a role, or nobody."""
         left = frame.left_edge(head)
-        span = frame.np_span(head)
+        span = frame.np_span(head, lambda t: not self.in_quote(t.start))
         w = head.lower
         if w in lexicon.SUBJECT_PRONOUNS:
             # a speaker does not name himself in his own words: "“I said to Harry …,” he said"
