@@ -24,6 +24,7 @@ import multiprocessing
 import multiprocessing.pool
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -203,6 +204,32 @@ def _clean_spans(doc_text: str, ents: Iterable[tuple[int, int, str]]) -> list[tu
     return kept
 
 
+def consistent_labels(doc_text: str, ents: Iterable[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Document-level label consistency: every span of one name takes the name's majority label.
+
+    A news article writes a name several times and means one thing by it; the model tags
+    each occurrence from a few words of context and sometimes disagrees with itself
+    ("Pfizer" ORG twice, PERSON once).  The vote is over the model's raw labels, MISC
+    included, so a name the model mostly calls MISC ("Olympic", "Brexit") is dropped
+    everywhere rather than kept where one occurrence came out ORG; the actor step's
+    later vote only sees PERSON/ORG/LOC.  A tie keeps each span's own label.  Names are
+    compared as written (spaces collapsed), so "Washington" and "George Washington" vote
+    apart.
+    """
+    ents = list(ents)
+    votes: dict[str, Counter] = {}
+    keys = [" ".join(doc_text[s:e].split()) for s, e, _ in ents]
+    for key, (_, _, label) in zip(keys, ents, strict=True):
+        votes.setdefault(key, Counter())[label] += 1
+    out = []
+    for key, (s, e, label) in zip(keys, ents, strict=True):
+        ranked = votes[key].most_common(2)
+        if ranked[0][0] != label and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]):
+            label = ranked[0][0]
+        out.append((s, e, label))
+    return out
+
+
 def _entities_of(texts: list[str], batch_size: int) -> list[list[tuple[int, int, str]]]:
     """(start, end, raw label) of the model's entities in each text (runs in a worker too)."""
     nlp = load_nlp()
@@ -319,7 +346,7 @@ def spacy_mentions(articles: pl.DataFrame, *, batch_size: int = 64, n_process: i
     rows_label: list[str] = []
     ents = model_entities(texts, batch_size=batch_size, n_process=n_process)
     for art_id, text, raw in zip(ids, texts, ents, strict=True):
-        for start, end, raw_label, label in _clean_spans(text, raw):
+        for start, end, raw_label, label in _clean_spans(text, consistent_labels(text, raw)):
             rows_id.append(art_id)
             rows_start.append(start)
             rows_end.append(end)
