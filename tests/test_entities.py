@@ -6,6 +6,7 @@ import re
 
 import polars as pl
 import pytest
+from spacy.attrs import LOWER
 
 from pipeline import entities, schemas
 
@@ -50,6 +51,11 @@ def test_model_loaded_once_without_parser():
     assert nlp.pipe_names == ["ner"]  # no tagger/parser, and no unused shared tok2vec
     assert nlp.meta["name"] == "newsdesk_ner"
     assert set(nlp.get_pipe("ner").labels) == {"PERSON", "ORG", "LOC", "MISC"}
+    # md's vectors, keyed on lower-cased words: spaCy does not save a table's key attribute,
+    # bench/train_ner_vectors.save does; looked up by ORTH, capitalised names would miss
+    vectors = nlp.vocab.vectors
+    assert vectors.attr == LOWER and vectors.shape[1] == 96
+    assert vectors.find(key="pfizer") >= 0 and vectors.find(key="Pfizer") < 0
 
 
 def test_model_override_and_missing_model(monkeypatch, tmp_path):
