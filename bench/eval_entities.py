@@ -1,6 +1,9 @@
 """Entity evaluation: exact-span P/R/F1 per type on CoNLL++ and WikiGold, with a baseline.
 
-    python -m bench.eval_entities [--limit N] [--json out.json]
+    python -m bench.eval_entities [--limit N] [--json out.json] [--sets dev WikiGold CoNLL++]
+
+``--sets``: ``dev`` (CoNLL-2003 ``eng.testa``) and ``WikiGold`` are what a NER variant is
+chosen on; ``CoNLL++`` (2020 news) is what it is reported on, never chosen on.
 
 Systems compared in one run, on the same reconstructed document texts:
 

