@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from pipeline import names, schemas
+from pipeline import lexicon, names, schemas
 from pipeline.entities import CALENDAR_WORDS
 
 ACTOR_TYPE = {"PERSON": "person", "ORG": "organisation", "LOC": "place"}
@@ -133,7 +133,10 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict],
         m["name"] = normalise_name(m["text"])
     # 0. Words glued to a name and titles before it are not part of it ("Injured Chelsea",
     #    "Cardinal Cormac Murphy O'Connor"): see pipeline.names.
+    covered = {(m["start"], m["end"]) for m in mentions}
     for m in mentions:
+        if m["label"] == "PERSON":
+            _extend_first_name(text, m, stats, covered)
         words = m["name"].split()
         if len(words) < 2:
             continue
@@ -388,13 +391,35 @@ def _long_forms(text: str, mentions: list[dict], stats: names.CaseStats) -> _Lon
     return out
 
 
+_WORD_BEFORE = re.compile(r"(?:^|(?<=[^\S\n]))([A-Z][a-z][\w’'-]*)[^\S\n]$")
+
+
+def _extend_first_name(text: str, m: dict, stats: names.CaseStats, covered: set[tuple[int, int]]) -> None:
+    """ "Cardinal Cormac Murphy O'Connor" tagged "Murphy O'Connor": a capitalised word right before a
+    person's name that is no common word, title or sentence start, nor another name, is the first name."""
+    before = _WORD_BEFORE.search(text[max(0, m["start"] - 25) : m["start"]])
+    if before is None:
+        return
+    word = before.group(1)
+    start = m["start"] - len(before.group(0))
+    if (
+        word.lower() in names.PERSON_TITLES
+        or names.is_common_word(word, stats)
+        or _starts_sentence(text, start)
+        or any(s <= start < e for s, e in covered)
+    ):
+        return
+    m["start"], m["name"] = start, f"{word} {m['name']}"
+
+
 def _not_a_name(text: str, m: dict, stats: names.CaseStats) -> bool:
     """Mentions that name nobody: a lone common word opening a sentence ("Similarly, …",
-    "Mind you, …"), a bare title ("the Cardinal"), a quoted title of a work ("the film 'Ray'")."""
+    "Mind you, …"), a bare title or role ("the Cardinal", "Head of …"), a quoted title of a
+    work ("the film 'Ray'")."""
     name = m["name"]
     if " " not in name:
-        if name.lower().rstrip(".") in names.PERSON_TITLES:
-            return True
+        if name.lower().rstrip(".") in names.PERSON_TITLES | lexicon.PERSON_ROLE_NOUNS:
+            return True  # "the Cardinal", "Head of the division, Andrew Burke": a role, not a name
         opening = _starts_sentence(text, m["start"]) and not _written_mid_sentence(text, name)
         if opening and names.is_common_word(name, stats):
             return True

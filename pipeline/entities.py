@@ -86,6 +86,7 @@ CALENDAR_WORDS = {
     "friday", "saturday", "sunday",
 }  # fmt: skip
 
+_HONORIFIC_INSIDE = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Sir|Dame|Lord|Lady)\.?\s+(?P<name>[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+){0,2})$")
 _SPLITTER = re.compile(r"\s*\n\s*|\s+/\s*|\s*/\s+")
 _ARTICLE = re.compile(r"^(?:the|The|THE)\s+")
 _PARTICLES = {"von", "van", "de", "der", "den", "da", "di", "du", "del", "della", "le", "la", "bin", "al"}
@@ -188,6 +189,11 @@ def _clean_spans(doc_text: str, ents: Iterable[tuple[int, int, str]]) -> list[tu
             continue
         if _PLACE_APPOSITIVE.match(doc_text[end : end + 60]):
             label = "LOC"
+        if label != "PERSON":
+            # "Lib Dem Sir Archy Kirkwood" tagged MISC: an honorific inside a span starts a person's name
+            hon = _HONORIFIC_INSIDE.search(doc_text[start:end])
+            if hon is not None:
+                start, label = start + hon.start("name"), "PERSON"
         if label is None:
             continue
         for p_start, p_end in _pieces(doc_text, start, end):
