@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from pipeline.dedup import canonical_url, with_signatures
 from pipeline.formats import feeds, records
 from pipeline.formats.base import Item, RawArticle, Refused, Rejection
 from pipeline.formats.decode import decode_bytes
+from pipeline.formats.inflate import gunzip_capped
 from pipeline.sources import CONFIG_NAMES, Source
 
 __all__ = ["IngestResult", "RawArticle", "Rejection", "canonical_url", "ingest_sources", "quarantine_frame"]
@@ -72,20 +74,37 @@ def iter_input_files(root: Path) -> Iterator[tuple[Path, str]]:
 
     Hidden files and folders (``.git``, editor droppings) and the source config are skipped;
     everything else is yielded, including unsupported formats, so they are quarantined
-    visibly. Symlinks are yielded as they are: ``read_input`` refuses the ones that leave
-    the folder.
+    visibly. Symlinks are yielded as they are, symlinked folders too (they are not walked
+    into): ``read_source`` refuses the ones that leave the folder, and every symlinked folder.
+    A name that is not valid UTF-8 comes as the OS gives it (surrogate escapes);
+    ``read_source`` refuses it with the name shown escaped.
     """
     if root.is_file():
         yield root, root.name
         return
     root = root.resolve()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.startswith(".") or (Path(dirpath) == root and name in CONFIG_NAMES):
+        here = Path(dirpath)
+        linked = [d for d in dirnames if not d.startswith(".") and (here / d).is_symlink()]
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in linked)
+        for name in sorted([*filenames, *linked]):
+            if name.startswith(".") or (here == root and name in CONFIG_NAMES):
                 continue
-            path = Path(dirpath) / name
+            path = here / name
             yield path, path.relative_to(root).as_posix()
+
+
+def escaped_name(name: str) -> str:
+    """A file name as UTF-8 text: bytes that are not UTF-8 shown as ``\\xNN`` (surrogate escapes undone)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _valid_name(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------
@@ -149,24 +168,6 @@ def parse_bytes(data: bytes, fmt: str, where: str, source: Source,
     if feeds.is_json_feed(obj):
         return list(feeds.parse_json_feed(obj, where, resolve_link)), decoded.encoding
     return list(records.parse_json(text, where)), decoded.encoding
-
-
-MAX_GUNZIP_RATIO = 100  # a 1 MB .gz that inflates past 100 MB (or the size limit) is a bomb, not a page
-
-
-def gunzip_capped(data: bytes, limit: int = 50 * 1024 * 1024) -> bytes:
-    """Decompress a gzipped page, refusing archives that inflate past a limit (gzip bombs)."""
-    import zlib
-
-    cap = min(limit, max(len(data) * MAX_GUNZIP_RATIO, 1024 * 1024))
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(data, cap + 1)
-    except zlib.error as exc:
-        raise Refused("invalid_gzip", f"not a readable gzip file: {exc}") from exc
-    if len(out) > cap:
-        raise Refused("file_too_large", f"inflates past {cap} bytes (a gzip bomb or not a single page)")
-    return out
 
 
 def fetch_url(url: str, max_bytes: int) -> bytes:
@@ -236,6 +237,10 @@ def read_source(source: Source, *, seen: dict[tuple[str, str], dict], cutoff: da
         if not source.wants(rel):  # excluded by the source's include patterns
             continue
         stats.inputs += 1
+        if not _valid_name(rel):  # would break every table it is written to: refused, the night goes on
+            yield None, [Rejection(source.label(escaped_name(rel)), "bad_file_name",
+                                   "the file name is not valid UTF-8 (shown with \\xNN escapes); rename the file")]
+            continue
         where = source.label(rel)
         fmt = format_of(rel)
         if source.is_feed and fmt != "json":  # a JSON Feed is recognised inside the JSON reader
@@ -249,11 +254,19 @@ def read_source(source: Source, *, seen: dict[tuple[str, str], dict], cutoff: da
             yield None, [Rejection(where, "outside_input_dir",
                                    f"resolves to {real}, outside the input folder {root} (symlink or '..')")]
             continue
+        if path.is_symlink() and real.is_dir():
+            yield None, [Rejection(where, "symlinked_folder",
+                                   f"a symlink to the folder {real} is not followed (its files would be read twice "
+                                   "or from elsewhere); list that folder as a source of its own")]
+            continue
         if fmt is None:
             yield None, [Rejection(where, "unsupported_format",
                                    f"{Path(rel).suffix or '(no suffix)'!r} is not one of {sorted(FORMATS)}")]
             continue
         st = real.stat()
+        if not stat.S_ISREG(st.st_mode):  # a FIFO would block the run forever, a device never ends
+            yield None, [Rejection(where, "not_regular_file", f"{_file_kind(st.st_mode)}, not a regular file")]
+            continue
         mtime = _mtime(st)
         last = seen.get((source.name, rel))
         if last and last["size"] == st.st_size and last["mtime"] == mtime:
@@ -271,7 +284,11 @@ def read_source(source: Source, *, seen: dict[tuple[str, str], dict], cutoff: da
                                   f"{st.st_size} bytes exceeds the limit of {max_file_bytes} "
                                   "(NEWSDESK_MAX_FILE_BYTES)")]
             continue
-        data = real.read_bytes()
+        try:
+            data = _read_regular(real, max_file_bytes)
+        except Refused as exc:
+            yield rec, [Rejection(where, exc.reason, exc.detail)]
+            continue
         rec.sha256 = hashlib.sha256(data).hexdigest()
         if last and last["sha256"] == rec.sha256:
             stats.unchanged_content += 1
@@ -279,6 +296,32 @@ def read_source(source: Source, *, seen: dict[tuple[str, str], dict], cutoff: da
         stats.read += 1
         stats.by_format[fmt] = stats.by_format.get(fmt, 0) + 1
         yield rec, _parse_guarded(data, fmt, where, source, resolver, rec)
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+    return next((name for test, name in kinds if test(mode)), f"a special file (mode {mode:o})")
+
+
+def _read_regular(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes, read through one descriptor that is checked to be a regular file.
+
+    Opened non-blocking and without following a symlink, then checked with ``fstat``: a file
+    swapped for a FIFO or a device after it was listed cannot hang or flood the run.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise Refused("unreadable", f"cannot open the file: {exc}") from exc
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise Refused("not_regular_file", f"{_file_kind(st.st_mode)}, not a regular file")
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise Refused("file_too_large", f"grew past the limit of {max_bytes} bytes while being read")
+    return data
 
 
 def _parse_guarded(data: bytes, fmt: str, where: str, source: Source, resolver: feeds.LinkResolver | None,
@@ -290,7 +333,7 @@ def _parse_guarded(data: bytes, fmt: str, where: str, source: Source, resolver: 
     except Refused as exc:
         return [Rejection(where, exc.reason, exc.detail)]
     except RecursionError:
-        return [Rejection(where, "parser_error", "nesting too deep for the parser")]
+        return [Rejection(where, "nesting_too_deep", "the input nests deeper than the parser allows")]
     except Exception as exc:  # a parser bug on one file must not stop the night's run
         log.warning("parser error on %s: %s", where, exc, exc_info=True)
         return [Rejection(where, "parser_error", f"{type(exc).__name__}: {exc}"[:2000])]
