@@ -26,6 +26,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from pipeline import stages
+from pipeline.sources import SourceConfigError
 
 RETRIES = int(os.environ.get("NEWSDESK_TASK_RETRIES", "2"))
 RETRY_DELAY = timedelta(seconds=int(os.environ.get("NEWSDESK_RETRY_DELAY_SECONDS", "120")))
@@ -35,7 +36,7 @@ def _stage(fn, manifest_path: str) -> str:
     """Run a stage; a quarantined batch fails the task for good instead of retrying."""
     try:
         return fn(manifest_path)
-    except stages.BatchRejected as exc:
+    except (stages.BatchRejected, SourceConfigError) as exc:  # a human must fix these: no retry
         raise AirflowFailException(str(exc)) from exc
 
 

@@ -65,7 +65,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:  # a broken sources.yaml is reported before Airflow starts
         from pipeline.sources import load_sources
 
-        load_sources(settings.input_dir)
+        load_sources(settings.input_dir, settings.source_policy)
     except (ValueError, FileNotFoundError) as exc:
         print(f"newsdesk: {exc}", file=sys.stderr)
         return 2

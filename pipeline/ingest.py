@@ -25,7 +25,7 @@ import re
 import shutil
 import stat
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -35,6 +35,7 @@ import polars as pl
 
 from pipeline import schemas
 from pipeline.dedup import canonical_url, with_signatures
+from pipeline.fetch import fetch_url, parse_networks
 from pipeline.formats import feeds, records
 from pipeline.formats.base import Item, RawArticle, Refused, Rejection
 from pipeline.formats.decode import decode_bytes
@@ -51,7 +52,6 @@ FORMATS = {
 }
 FUTURE_TOLERANCE = timedelta(days=1)  # clocks and time zones of publishers differ a little
 MAX_PARAGRAPH_CHARS = 100_000  # one "paragraph" longer than this is a broken file, not prose
-FETCH_TIMEOUT_SECONDS = 20
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
 
@@ -170,32 +170,23 @@ def parse_bytes(data: bytes, fmt: str, where: str, source: Source,
     return list(records.parse_json(text, where)), decoded.encoding
 
 
-def fetch_url(url: str, max_bytes: int) -> bytes:
-    """GET an http(s) URL with a timeout and a size cap (for feeds and their pages)."""
-    import urllib.request
-
-    if not url.startswith(("http://", "https://")):
-        raise Refused("unsupported_url", f"only http(s) URLs are fetched, not {url!r}")
-    req = urllib.request.Request(url, headers={"User-Agent": "newsdesk-ingest/0.1"})
-    try:
-        with urllib.request.urlopen(req, timeout=FETCH_TIMEOUT_SECONDS) as resp:
-            data = resp.read(max_bytes + 1)
-    except OSError as exc:  # URLError, HTTPError, timeouts
-        raise Refused("fetch_failed", f"could not fetch {url}: {exc}") from exc
-    if len(data) > max_bytes:
-        raise Refused("file_too_large", f"{url} is over the limit of {max_bytes} bytes")
-    return data
+def _fetcher(source: Source, max_bytes: int) -> Callable[[str], bytes]:
+    """GET for this source's URLs: public addresses only (plus the operator's private networks)."""
+    allowed = parse_networks(source.fetch_private)
+    return lambda url: fetch_url(url, max_bytes, allowed=allowed)
 
 
 def page_fetcher(source: Source, max_bytes: int) -> feeds.LinkResolver | None:
     """Resolver of summary-only feed items' links, when the source allows fetching."""
-    if not source.fetch_pages:
+    if not (source.fetch_pages and source.may_fetch):
         return None
     from pipeline.formats.html import extract_page
 
+    get = _fetcher(source, max_bytes)
+
     def resolve(link: str) -> RawArticle | None:
         try:
-            return extract_page(fetch_url(link, max_bytes), link, url=link)
+            return extract_page(get(link), link, url=link)
         except Refused as exc:
             log.info("feed link %s not resolved: %s", link, exc)
             return None
@@ -218,8 +209,14 @@ def read_source(source: Source, *, seen: dict[tuple[str, str], dict], cutoff: da
     if source.feed_url:
         stats.inputs += 1
         where = source.label(source.feed_url)
+        if not source.may_fetch:
+            yield None, [Rejection(where, "fetch_disabled",
+                                   "network fetching is off for a sources.yaml found in the input folder (it may "
+                                   "have been dropped there by anyone); the operator allows it with "
+                                   "NEWSDESK_ALLOW_FETCH=1, or names the config as the input")]
+            return
         try:
-            data = fetch_url(source.feed_url, max_file_bytes)
+            data = _fetcher(source, max_file_bytes)(source.feed_url)
         except Refused as exc:
             yield None, [Rejection(where, exc.reason, exc.detail)]
             return

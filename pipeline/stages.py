@@ -106,7 +106,7 @@ def ingest(manifest_path: str) -> str:
     cfg = m.cfg
     with record_stage(m, "ingest") as rec:
         now = datetime.now(UTC)
-        sources = load_sources(cfg.input_dir)
+        sources = load_sources(cfg.input_dir, cfg.source_policy)
         seen = warehouse.published_table(cfg.warehouse, "ingest_inputs")
         spill, dedup_dir = m.run_dir / "ingest-parts", m.run_dir / "ingest-dedup"
         result = ingest_sources(sources, m.batch_id, max_file_bytes=cfg.max_file_bytes, seen=seen,
