@@ -52,6 +52,10 @@ FORMATS = {
 }
 FUTURE_TOLERANCE = timedelta(days=1)  # clocks and time zones of publishers differ a little
 MAX_PARAGRAPH_CHARS = 100_000  # one "paragraph" longer than this is a broken file, not prose
+# A headline longer than this is paragraphs that lost their line breaks. The same limit as the
+# raw-articles suite (title_chars <= 1000), checked here per article: one such article is
+# refused alone, naming its file, instead of failing the suite and quarantining its batch.
+MAX_TITLE_CHARS = 1000
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
 
@@ -407,6 +411,10 @@ def normalise(raw: RawArticle, source: Source, batch_id: str, now: datetime,
         return Rejection(raw.source_path, "missing_title", "the article has no headline")
     if not body and not summary_only:
         return Rejection(raw.source_path, "missing_body", "the article has no body text")
+    if len(title) > MAX_TITLE_CHARS:
+        return Rejection(raw.source_path, "title_too_long",
+                         f"the headline is {len(title)} characters (limit {MAX_TITLE_CHARS}): the first paragraphs "
+                         "probably lost their line breaks")
     longest = max((len(p) for p in body.split("\n")), default=0)
     if longest > max_paragraph_chars:
         return Rejection(raw.source_path, "paragraph_too_long",

@@ -252,6 +252,9 @@ def record_stage(manifest: Manifest, stage: str) -> Iterator[StageRecord]:
 
     The record is what the run-log table and the CLI summary are built from.
     """
+    from pipeline import runlock
+
+    runlock.touch(manifest.cfg.warehouse, manifest.batch_id, manifest.run_id)  # this process now works for the run
     rec = StageRecord(stage)
     started = datetime.now(UTC)
     t0 = time.perf_counter()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 
 import polars as pl
 
-from pipeline import dedup, quarantine, schemas, warehouse
+from pipeline import dedup, quarantine, runlock, schemas, warehouse
 from pipeline.config import Settings
 from pipeline.dbt import DbtFailed, run_dbt
 from pipeline.ingest import Rejection, ingest_sources, quarantine_frame
@@ -49,6 +50,7 @@ from pipeline.validate import (
 log = logging.getLogger("newsdesk")
 
 OUTCOME = "outcome.json"
+FAIL_HOOK_ENV = "NEWSDESK_FAULT_FAIL_SUITE"  # tests: the named gate (raw, nlp, warehouse, marts) fails
 # What the NLP stage writes into the run folder, one parquet part per chunk of articles.
 NLP_TABLES = {
     "sentences": schemas.SENTENCES,
@@ -79,6 +81,7 @@ def start_run(run_id: str, *, logical_date: datetime | None = None, data_interva
     # manual run (logical date = now) takes everything up to now.
     bounds = [d for d in (data_interval_end, logical_date) if d is not None]
     cutoff = max(bounds) if bounds else datetime.now(UTC)
+    runlock.acquire(settings.warehouse, batch_id=batch_id, run_id=run_id)  # one run per warehouse
     _drop_stale_work_dbs(settings, batch_id)
     manifest = Manifest(
         batch_id=batch_id,
@@ -94,7 +97,7 @@ def start_run(run_id: str, *, logical_date: datetime | None = None, data_interva
 
 
 def _drop_stale_work_dbs(settings: Settings, batch_id: str) -> None:
-    """Remove work databases of killed runs (runs never overlap: max_active_runs=1)."""
+    """Remove work databases of killed runs (runs never overlap: the caller holds the run lock)."""
     for stale in settings.build_dir.glob("*.duckdb*") if settings.build_dir.exists() else []:
         if not stale.name.startswith(batch_id):
             stale.unlink(missing_ok=True)
@@ -159,8 +162,10 @@ def anything_new(manifest_path: str) -> bool:
     m = Manifest.load(manifest_path)
     cfg = m.cfg
     new_articles = pl.scan_parquet(m.articles_path).select(pl.len()).collect().item()
-    if new_articles or quarantine.pending_rows(cfg) or warehouse.unloaded_quarantine_rows(cfg.warehouse,
-                                                                                          m.rejected_path):
+    # quarantine rows count only when the published warehouse does not hold them yet: the
+    # rows of a batch quarantined (and released) long ago stay on disk and are loaded once
+    pending = [m.rejected_path, *quarantine.pending_rows(cfg)]
+    if new_articles or any(warehouse.unloaded_quarantine_rows(cfg.warehouse, p) for p in pending):
         return True
     atomic_write_text(m.run_dir / OUTCOME, json.dumps(
         {"batch_id": m.batch_id, "status": "unchanged", "at": datetime.now(UTC).isoformat()}))
@@ -170,6 +175,11 @@ def anything_new(manifest_path: str) -> bool:
 
 def _gate(m: Manifest, stage: str, report: StageReport, rec: Any) -> None:
     """Write the GX report; on failure quarantine the batch and stop the run."""
+    if os.environ.get(FAIL_HOOK_ENV) == stage:  # fault injection (tests): this gate fails as a real one would
+        report.success = False
+        report.suites["fault_injection"] = {"success": False, "expectations": [
+            {"suite": "fault_injection", "type": FAIL_HOOK_ENV, "column": None, "unexpected_count": 1,
+             "examples": [], "success": False}]}
     atomic_write_text(m.run_dir / "validation" / f"{stage}.json", report.to_json())
     rec.detail["suites"] = {k: v["success"] for k, v in report.suites.items()}
     rec.count(expectations_failed=len(report.failed_expectations()))
@@ -488,8 +498,15 @@ def _free_snapshot_id(warehouse_path: Path, batch_id: str) -> str:
 
 
 def finalize(manifest_path: str) -> dict[str, Any]:
-    """Always runs last: write the outcome of a failed run and drop its work database."""
+    """Always runs last: write the outcome of a failed run, drop its work database, give back the run lock."""
     m = Manifest.load(manifest_path)
+    try:
+        return _finalize(m)
+    finally:
+        runlock.release(m.cfg.warehouse, m.batch_id)
+
+
+def _finalize(m: Manifest) -> dict[str, Any]:
     outcome_path = m.run_dir / OUTCOME
     if outcome_path.exists():
         outcome = json.loads(outcome_path.read_text())

@@ -107,6 +107,22 @@ def test_non_utf8_file_name_is_a_quarantine_row_and_the_rest_loads(folder: Path)
     check_good_still_loads(out)
 
 
+# ---- 9. per-article checks at ingest ------------------------------------------------------
+
+
+def test_runaway_headline_is_refused_alone_naming_its_file(folder: Path) -> None:
+    """Before: a 1,315-character headline (this one: 1,324) passed ingest and the raw suite then quarantined the
+    whole batch (4 good articles with it), with a message that named no file."""
+    (folder / "runaway.txt").write_text("Breaking " + "news without any line break " * 47 + "\n\nLast line.\n")
+    paras = sample_text().splitlines()[2:]
+    for i in range(3):
+        (folder / f"ok{i}.txt").write_text(f"Story {i}\n\n" + "\n".join(paras[i * 3:i * 3 + 3]) + "\n")
+    out = run_ingest(folder)
+    reason, detail = out.rejected["runaway.txt"]
+    assert reason == "title_too_long" and "1324 characters" in detail
+    assert out.articles.height == 4
+
+
 # ---- 11. smaller ones ------------------------------------------------------------------
 
 
