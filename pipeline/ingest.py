@@ -19,6 +19,7 @@ twice gets the same id. Duplicates are resolved afterwards (``pipeline.dedup``).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
 import re
@@ -56,6 +57,7 @@ MAX_PARAGRAPH_CHARS = 100_000  # one "paragraph" longer than this is a broken fi
 # raw-articles suite (title_chars <= 1000), checked here per article: one such article is
 # refused alone, naming its file, instead of failing the suite and quarantining its batch.
 MAX_TITLE_CHARS = 1000
+MAX_RECORDS_PER_FILE = 50_000  # Settings.max_records_per_file (NEWSDESK_MAX_RECORDS_PER_FILE)
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
 
@@ -141,8 +143,8 @@ class ReadStats:
 
 
 def parse_bytes(data: bytes, fmt: str, where: str, source: Source,
-                resolve_link: feeds.LinkResolver | None) -> tuple[list[Item], str | None]:
-    """Parse one input's bytes in format ``fmt``; return items and the text encoding used."""
+                resolve_link: feeds.LinkResolver | None) -> tuple[Iterable[Item], str | None]:
+    """Parse one input's bytes in format ``fmt``; return its items (lazily) and the text encoding used."""
     from pipeline.formats import html, warc
 
     if fmt == "html.gz":
@@ -150,9 +152,9 @@ def parse_bytes(data: bytes, fmt: str, where: str, source: Source,
     if fmt == "html":
         return [html.extract_page(data, where)], None
     if fmt == "warc":
-        return list(warc.iter_warc(data, where)), None
+        return warc.iter_warc(data, where), None
     if fmt == "feed":
-        return list(feeds.parse_feed(data, where, resolve_link)), None
+        return feeds.parse_feed(data, where, resolve_link), None
     decoded = decode_bytes(data, source.encoding)
     text = decoded.text
     if not text.strip():
@@ -160,18 +162,18 @@ def parse_bytes(data: bytes, fmt: str, where: str, source: Source,
     if fmt == "txt":
         return [records.parse_txt(text, where)], decoded.encoding
     if fmt == "jsonl":
-        return list(records.parse_jsonl(text, where)), decoded.encoding
+        return records.parse_jsonl(text, where), decoded.encoding
     if fmt == "csv":
-        return list(records.parse_csv(text, where)), decoded.encoding
+        return records.parse_csv(text, where), decoded.encoding
     import json
 
     try:
         obj = json.loads(text)
     except json.JSONDecodeError:
-        return list(records.parse_json(text, where)), decoded.encoding  # reports the error
+        return records.parse_json(text, where), decoded.encoding  # reports the error
     if feeds.is_json_feed(obj):
-        return list(feeds.parse_json_feed(obj, where, resolve_link)), decoded.encoding
-    return list(records.parse_json(text, where)), decoded.encoding
+        return feeds.parse_json_feed(obj, where, resolve_link), decoded.encoding
+    return records.parse_json(text, where), decoded.encoding
 
 
 def _fetcher(source: Source, max_bytes: int) -> Callable[[str], bytes]:
@@ -207,7 +209,8 @@ def _mtime(st: os.stat_result) -> datetime:
 
 
 def read_source(source: Source, *, seen: dict[tuple[str, str], dict], cutoff: datetime | None,
-                max_file_bytes: int, stats: ReadStats) -> Iterator[tuple[InputRecord | None, list[Item]]]:
+                max_file_bytes: int, stats: ReadStats,
+                max_records: int = MAX_RECORDS_PER_FILE) -> Iterator[tuple[InputRecord | None, list[Item]]]:
     """Yield ``(manifest record, items)`` for each input of ``source`` that needs reading."""
     resolver = page_fetcher(source, max_file_bytes)
     if source.feed_url:
@@ -230,7 +233,7 @@ def read_source(source: Source, *, seen: dict[tuple[str, str], dict], cutoff: da
             stats.unchanged_content += 1
             return
         stats.read += 1
-        yield rec, _parse_guarded(data, "feed", where, source, resolver, rec)
+        yield rec, _parse_guarded(data, "feed", where, source, resolver, rec, max_records)
         return
     assert source.path is not None
     root = source.path if source.path.is_dir() else source.path.parent
@@ -296,7 +299,7 @@ def read_source(source: Source, *, seen: dict[tuple[str, str], dict], cutoff: da
             continue
         stats.read += 1
         stats.by_format[fmt] = stats.by_format.get(fmt, 0) + 1
-        yield rec, _parse_guarded(data, fmt, where, source, resolver, rec)
+        yield rec, _parse_guarded(data, fmt, where, source, resolver, rec, max_records)
 
 
 def _file_kind(mode: int) -> str:
@@ -326,11 +329,21 @@ def _read_regular(path: Path, max_bytes: int) -> bytes:
 
 
 def _parse_guarded(data: bytes, fmt: str, where: str, source: Source, resolver: feeds.LinkResolver | None,
-                   rec: InputRecord) -> list[Item]:
-    """Parse, turning a refusal — or any unexpected parser error — into a rejection."""
+                   rec: InputRecord, max_records: int = MAX_RECORDS_PER_FILE) -> list[Item]:
+    """Parse, turning a refusal — or any unexpected parser error — into a rejection.
+
+    At most ``max_records`` records (articles and refused lines alike) are taken from one
+    input: a file with more is refused whole (``too_many_records``), before its records are
+    normalised, so one JSONL of a million lines costs a bounded list, not the night.
+    """
     try:
         items, rec.encoding = parse_bytes(data, fmt, where, source, resolver)
-        return items
+        taken = list(itertools.islice(items, max_records + 1))
+        if len(taken) > max_records:
+            return [Rejection(where, "too_many_records",
+                              f"more than {max_records} records in one file (NEWSDESK_MAX_RECORDS_PER_FILE); split "
+                              "it, or raise the limit if this is expected")]
+        return taken
     except Refused as exc:
         return [Rejection(where, exc.reason, exc.detail)]
     except RecursionError:
@@ -477,7 +490,7 @@ class IngestResult:
     # is never whole in memory.
     candidates: pl.LazyFrame
     n_candidates: int
-    rejections: list[Rejection]
+    rejections: pl.LazyFrame  # QUARANTINE rows (stage ingest); spilled like the candidates
     inputs: pl.DataFrame  # INGEST_INPUTS rows of the inputs read in this run
     stats: ReadStats
 
@@ -488,7 +501,8 @@ class IngestResult:
 
 def ingest_sources(sources: list[Source], batch_id: str, *, max_file_bytes: int,
                    seen: pl.DataFrame | None = None, cutoff: datetime | None = None,
-                   now: datetime | None = None, spill_dir: Path | None = None) -> IngestResult:
+                   now: datetime | None = None, spill_dir: Path | None = None,
+                   max_records_per_file: int = MAX_RECORDS_PER_FILE) -> IngestResult:
     """Read every new or changed input of ``sources`` into candidates and rejections.
 
     Candidate rows become an Arrow block every ``CANDIDATE_BLOCK`` rows, with their MinHash
@@ -504,14 +518,28 @@ def ingest_sources(sources: list[Source], batch_id: str, *, max_file_bytes: int,
     parts: list[Path] = []
     n_candidates = 0
     rejections: list[Rejection] = []
+    refused: list[pl.DataFrame | Path] = []  # blocks of QUARANTINE rows (parquet parts with a spill folder)
     manifest: list[dict[str, object]] = []
     stats = ReadStats()
     if spill_dir is not None:
         shutil.rmtree(spill_dir, ignore_errors=True)
         spill_dir.mkdir(parents=True)
 
+    def flush_rejections() -> None:
+        if not rejections:
+            return
+        block = quarantine_frame(rejections, batch_id, "ingest", now)
+        rejections.clear()
+        if spill_dir is None:
+            refused.append(block)
+        else:
+            refused.append(spill_dir / f"rejected-{len(refused):05d}.parquet")
+            block.write_parquet(refused[-1])
+
     def flush() -> None:
         nonlocal n_candidates
+        if len(rejections) >= CANDIDATE_BLOCK or not rows:
+            flush_rejections()
         if not rows:
             return
         block = _candidate_block(rows, n_candidates)
@@ -525,7 +553,7 @@ def ingest_sources(sources: list[Source], batch_id: str, *, max_file_bytes: int,
 
     for source in sources:
         for rec, items in read_source(source, seen=seen_map, cutoff=cutoff, max_file_bytes=max_file_bytes,
-                                      stats=stats):
+                                      stats=stats, max_records=max_records_per_file):
             for item in items:
                 result = normalise(item, source, batch_id, now) if isinstance(item, RawArticle) else item
                 if isinstance(result, Rejection):
@@ -540,9 +568,10 @@ def ingest_sources(sources: list[Source], batch_id: str, *, max_file_bytes: int,
                         rec.articles += 1
             if rec is not None:
                 manifest.append({**rec.__dict__, "batch_id": batch_id, "read_at": now})
-            if len(rows) >= CANDIDATE_BLOCK:
+            if len(rows) >= CANDIDATE_BLOCK or len(rejections) >= CANDIDATE_BLOCK:
                 flush()
     flush()
+    flush_rejections()
     if parts:
         candidates = pl.scan_parquet(parts)
     elif blocks:
@@ -551,7 +580,11 @@ def ingest_sources(sources: list[Source], batch_id: str, *, max_file_bytes: int,
         candidates = _candidate_block([], 0).lazy()
     inputs = pl.DataFrame(manifest, schema=schemas.INGEST_INPUTS) if manifest else schemas.empty(
         schemas.INGEST_INPUTS)
-    return IngestResult(candidates, n_candidates, rejections, inputs, stats)
+    paths = [r for r in refused if isinstance(r, Path)]
+    frames = [r.lazy() for r in refused if isinstance(r, pl.DataFrame)]
+    rejected = pl.concat([*([pl.scan_parquet(paths)] if paths else []), *frames]) if refused else \
+        schemas.empty(schemas.QUARANTINE).lazy()
+    return IngestResult(candidates, n_candidates, rejected, inputs, stats)
 
 
 def _candidate_block(rows: list[dict[str, object]], first_row: int) -> pl.DataFrame:

@@ -112,36 +112,40 @@ def ingest(manifest_path: str) -> str:
         sources = load_sources(cfg.input_dir, cfg.source_policy)
         seen = warehouse.published_table(cfg.warehouse, "ingest_inputs")
         spill, dedup_dir = m.run_dir / "ingest-parts", m.run_dir / "ingest-dedup"
-        result = ingest_sources(sources, m.batch_id, max_file_bytes=cfg.max_file_bytes, seen=seen,
-                                cutoff=m.cutoff, now=now, spill_dir=spill)
-        held = quarantine.held_article_ids(cfg)
-        candidates = result.candidates.join(held.lazy(), on="article_id", how="anti", maintain_order="left")
-        resolved = dedup.resolve_duplicates(candidates, cfg.warehouse, now, work_dir=dedup_dir)
-        rejected = quarantine_frame([*result.rejections, *resolved.rejections], m.batch_id, "ingest", now)
-        # an input whose articles are held in a quarantined batch is read again until released
-        held_rows = result.candidates.join(held.lazy(), on="article_id", how="semi").select(
-            "source", "input").collect()
-        inputs = result.inputs.join(held_rows.unique(), on=["source", "input"], how="anti")
-        tables = m.ingest_tables
-        write_parquet_atomic(resolved.duplicates, tables["article_duplicates"])
-        write_parquet_atomic(inputs, tables["ingest_inputs"])
-        sink_parquet_atomic(resolved.signatures, tables["article_minhash"])
-        write_parquet_atomic(rejected, m.rejected_path)
-        sink_parquet_atomic(resolved.articles, m.articles_path)
-        shutil.rmtree(spill, ignore_errors=True)
-        shutil.rmtree(dedup_dir, ignore_errors=True)
+        try:  # the spilled parts and the dedup database go whether the stage succeeds or fails
+            result = ingest_sources(sources, m.batch_id, max_file_bytes=cfg.max_file_bytes, seen=seen,
+                                    cutoff=m.cutoff, now=now, spill_dir=spill,
+                                    max_records_per_file=cfg.max_records_per_file)
+            held = quarantine.held_article_ids(cfg)
+            candidates = result.candidates.join(held.lazy(), on="article_id", how="anti", maintain_order="left")
+            resolved = dedup.resolve_duplicates(candidates, cfg.warehouse, now, work_dir=dedup_dir)
+            # an input whose articles are held in a quarantined batch is read again until released
+            held_rows = result.candidates.join(held.lazy(), on="article_id", how="semi").select(
+                "source", "input").collect()
+            inputs = result.inputs.join(held_rows.unique(), on=["source", "input"], how="anti")
+            tables = m.ingest_tables
+            sink_parquet_atomic(resolved.duplicates, tables["article_duplicates"])
+            write_parquet_atomic(inputs, tables["ingest_inputs"])
+            sink_parquet_atomic(resolved.signatures, tables["article_minhash"])
+            sink_parquet_atomic(pl.concat([result.rejections, resolved.rejections]), m.rejected_path)
+            rejected = pl.read_parquet(m.rejected_path, columns=["reason"])
+            sink_parquet_atomic(resolved.articles, m.articles_path)
+        finally:
+            shutil.rmtree(spill, ignore_errors=True)
+            shutil.rmtree(dedup_dir, ignore_errors=True)
         new = pl.scan_parquet(m.articles_path)
         n_new = new.select(pl.len()).collect().item()
+        duplicates = pl.read_parquet(tables["article_duplicates"], columns=["kind"])
         stats = result.stats
         rec.count(
             files=stats.inputs, files_read=stats.read, files_unchanged=stats.unchanged + stats.unchanged_content,
             files_deferred=stats.deferred, articles_read=result.n_candidates,
             already_loaded=resolved.already_loaded, held_in_quarantine=held_rows.height,
-            duplicates=resolved.duplicates.height, new_articles=n_new, rejected=rejected.height,
+            duplicates=duplicates.height, new_articles=n_new, rejected=rejected.height,
         )
         rec.detail["files_by_format"] = stats.by_format
-        if resolved.duplicates.height:
-            rec.detail["duplicates_by_kind"] = dict(resolved.duplicates.group_by("kind").len().sort("kind").iter_rows())
+        if duplicates.height:
+            rec.detail["duplicates_by_kind"] = dict(duplicates.group_by("kind").len().sort("kind").iter_rows())
         if rejected.height:
             rec.detail["rejected_by_reason"] = dict(rejected.group_by("reason").len().sort("reason").iter_rows())
         if n_new:

@@ -43,8 +43,9 @@ def run_ingest(folder: Path, *, max_file_bytes: int = 5_000_000, published: Path
     result = ingest_sources(load_sources(folder, policy), "test", max_file_bytes=max_file_bytes, now=NOW, seen=seen,
                             cutoff=cutoff)
     resolved = dedup.resolve_duplicates(result.candidates, published, NOW)
-    rejected = {r.input: (r.reason, r.detail) for r in [*result.rejections, *resolved.rejections]}
-    return Outcome(resolved.articles.collect(), resolved.duplicates, rejected, result.inputs,
+    rows = pl.concat([result.rejections, resolved.rejections]).select("input", "reason", "detail").collect()
+    rejected = {i: (r, d) for i, r, d in rows.iter_rows()}
+    return Outcome(resolved.articles.collect(), resolved.duplicates.collect(), rejected, result.inputs,
                    result.candidates.collect())
 
 
