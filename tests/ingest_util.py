@@ -39,9 +39,9 @@ class Outcome:
 
 def run_ingest(folder: Path, *, max_file_bytes: int = 5_000_000, published: Path | None = None,
                seen: pl.DataFrame | None = None, cutoff: datetime | None = None,
-               policy: Policy | None = None) -> Outcome:
+               policy: Policy | None = None, max_records: int = 50_000) -> Outcome:
     result = ingest_sources(load_sources(folder, policy), "test", max_file_bytes=max_file_bytes, now=NOW, seen=seen,
-                            cutoff=cutoff)
+                            cutoff=cutoff, max_records_per_file=max_records)
     resolved = dedup.resolve_duplicates(result.candidates, published, NOW)
     rows = pl.concat([result.rejections, resolved.rejections]).select("input", "reason", "detail").collect()
     rejected = {i: (r, d) for i, r, d in rows.iter_rows()}

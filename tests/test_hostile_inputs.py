@@ -107,6 +107,60 @@ def test_non_utf8_file_name_is_a_quarantine_row_and_the_rest_loads(folder: Path)
     check_good_still_loads(out)
 
 
+# ---- 3. a million records ---------------------------------------------------------------
+
+
+def test_too_many_records_in_one_file_refuses_it_and_the_rest_loads(folder: Path) -> None:
+    """Before: no cap; 1M records in one JSONL took the night (and the good article) down."""
+    record = json.dumps({"title": "Same story", "body": "\n".join(sample_text().splitlines()[2:5])})
+    (folder / "flood.jsonl").write_text((record + "\n") * 101)
+    out = run_ingest(folder, max_records=100)
+    reason, detail = out.rejected["flood.jsonl"]
+    assert reason == "too_many_records" and "NEWSDESK_MAX_RECORDS_PER_FILE" in detail
+    check_good_still_loads(out)
+    from pipeline.config import Settings
+
+    assert Settings.from_env().max_records_per_file == 50_000
+
+
+def test_dedup_memory_is_bounded_for_300k_copies_of_one_article() -> None:
+    """Before: out of memory in the decision query (DuckDB, 128MB) at 300k copies; 1M identical
+    records took 271 s and 8.8 GB in the issue. Now a bounded +~150-250 MB at any count
+    (python -m bench.dedup_worst_case --copies 1000000: 157 s, +212 MB)."""
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    proc = subprocess.run([sys.executable, "-m", "bench.dedup_worst_case", "--copies", "300000"], cwd=REPO,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    line = proc.stdout.strip().splitlines()[-1]
+    assert "kept=1 duplicates=299999" in line
+    peak, before = (float(line.split(k)[1].split()[0].rstrip(")")) for k in ("peak_rss_mb=", "rss before: "))
+    assert peak - before < 600, line
+
+
+def test_ingest_stage_removes_its_temp_files_when_it_fails(tmp_path: Path) -> None:
+    """Before: a failed ingest left its spilled parts and dedup database behind (543 MB)."""
+    from pipeline import stages
+    from pipeline.runs import Manifest
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / GOOD).write_text(sample_text())
+    manifest = stages.start_run("manual__tempfiles", overrides={
+        "input_dir": tmp_path / "in", "warehouse": tmp_path / "wh" / "news.duckdb", "state_dir": tmp_path / "st"})
+    held = tmp_path / "st" / "quarantine" / "old_batch"  # a quarantined batch whose file is damaged
+    held.mkdir(parents=True)
+    (held / "reason.json").write_text("{}")
+    (held / "articles.parquet").write_bytes(b"not parquet")
+    with pytest.raises(Exception, match=r"(?i)parquet"):
+        stages.ingest(manifest)
+    run_dir = Manifest.load(manifest).run_dir
+    assert not (run_dir / "ingest-parts").exists() and not (run_dir / "ingest-dedup").exists()
+    stages.finalize(manifest)
+
+
 # ---- 9. per-article checks at ingest ------------------------------------------------------
 
 
