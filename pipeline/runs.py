@@ -266,6 +266,12 @@ def record_stage(manifest: Manifest, stage: str) -> Iterator[StageRecord]:
         yield rec
         _fault_hook(stage)
     except BaseException as exc:
+        from pipeline import diskspace
+
+        if diskspace.is_disk_full(exc) and not isinstance(exc, diskspace.DiskFull):  # say so, with the numbers
+            full = diskspace.explain(stage, exc, [manifest.run_dir, manifest.cfg.build_dir])
+            status, error = "failed", f"{type(full).__name__}: {full}"
+            raise full from exc
         status, error = "failed", f"{type(exc).__name__}: {exc}"
         raise
     finally:

@@ -24,7 +24,7 @@ from typing import Any
 
 import polars as pl
 
-from pipeline import dedup, quarantine, runlock, schemas, warehouse
+from pipeline import dedup, diskspace, quarantine, runlock, schemas, warehouse
 from pipeline.config import Settings
 from pipeline.dbt import DbtFailed, run_dbt
 from pipeline.ingest import Rejection, ingest_sources, quarantine_frame
@@ -103,11 +103,27 @@ def _drop_stale_work_dbs(settings: Settings, batch_id: str) -> None:
             stale.unlink(missing_ok=True)
 
 
+def _check_space(m: Manifest, stage: str) -> None:
+    """Refuse a heavy stage up front, with the numbers, when its disks cannot hold what it writes."""
+    cfg = m.cfg
+    articles = diskspace.size_of(m.articles_path)
+    nlp_out = diskspace.size_of(m.nlp_dir)
+    needs = {
+        "ingest": {m.run_dir: (0, "spilled candidates")},
+        "nlp": {m.run_dir: (8 * articles, "NLP output ~8x the batch's articles")},
+        "load": {cfg.build_dir: (diskspace.size_of(cfg.warehouse) + 2 * (articles + nlp_out),
+                                 "a copy of the published snapshot and the batch")},
+        "dbt_build": {cfg.build_dir: (diskspace.size_of(m.work_db) // 2, "dbt's tables ~half the work database")},
+    }[stage]
+    diskspace.require(stage, needs, cfg.min_free_mb)
+
+
 def ingest(manifest_path: str) -> str:
     """Read what is new since the last published run; link duplicates; refuse bad inputs."""
     m = Manifest.load(manifest_path)
     cfg = m.cfg
     with record_stage(m, "ingest") as rec:
+        _check_space(m, "ingest")
         now = datetime.now(UTC)
         sources = load_sources(cfg.input_dir, cfg.source_policy)
         seen = warehouse.published_table(cfg.warehouse, "ingest_inputs")
@@ -223,6 +239,7 @@ def nlp(manifest_path: str) -> str:
     m = Manifest.load(manifest_path)
     cfg = m.cfg
     with record_stage(m, "nlp") as rec:
+        _check_space(m, "nlp")
         shutil.rmtree(m.nlp_dir, ignore_errors=True)
         for t in NLP_TABLES:
             m.nlp_parts(t).mkdir(parents=True, exist_ok=True)
@@ -392,6 +409,7 @@ def load(manifest_path: str) -> str:
     m = Manifest.load(manifest_path)
     cfg = m.cfg
     with record_stage(m, "load") as rec:
+        _check_space(m, "load")
         warehouse.create_work_db(cfg.warehouse, m.work_db)
         inserted = warehouse.load_batch(
             m.work_db,
@@ -421,6 +439,7 @@ def dbt_build(manifest_path: str) -> str:
     m = Manifest.load(manifest_path)
     cfg = m.cfg
     with record_stage(m, "dbt_build") as rec:
+        _check_space(m, "dbt_build")
         try:
             # batch_id: tests over the append-only detail tables check this batch's rows only
             result = run_dbt(["build", "--vars", json.dumps({"batch_id": m.batch_id})],
@@ -510,23 +529,34 @@ def finalize(manifest_path: str) -> dict[str, Any]:
         runlock.release(m.cfg.warehouse, m.batch_id)
 
 
+# What a finished run no longer needs: the batch is in the published warehouse, or in the
+# quarantine folder, or (a failed run) read again from the inputs by the next run. Stage
+# records, validation reports and the refused inputs stay for run_log and the audit trail.
+BULKY = ("nlp", "articles.parquet", "minhash.parquet", "ingest-parts", "ingest-dedup", "duckdb_tmp", "marts")
+
+
 def _finalize(m: Manifest) -> dict[str, Any]:
+    warehouse.remove_db(m.work_db)  # first: on a full disk, writing the outcome may fail
+    for name in BULKY:
+        path = m.run_dir / name
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
     outcome_path = m.run_dir / OUTCOME
     if outcome_path.exists():
-        outcome = json.loads(outcome_path.read_text())
-    else:
-        failed = [r for r in m.stage_records() if r["status"] == "failed"]
-        q = m.cfg.quarantine_dir / m.batch_id / "reason.json"
-        outcome = {
-            "batch_id": m.batch_id,
-            "status": "quarantined" if q.exists() else "failed",
-            "failed_stage": failed[-1]["stage"] if failed else None,
-            "error": failed[-1]["error"] if failed else "run stopped before a stage recorded a failure",
-            "quarantine": str(q.parent) if q.exists() else None,
-            "at": datetime.now(UTC).isoformat(),
-        }
-        atomic_write_text(outcome_path, json.dumps(outcome, indent=2))
-        warehouse.remove_db(m.work_db)
+        return json.loads(outcome_path.read_text())
+    failed = [r for r in m.stage_records() if r["status"] == "failed"]
+    q = m.cfg.quarantine_dir / m.batch_id / "reason.json"
+    outcome = {
+        "batch_id": m.batch_id,
+        "status": "quarantined" if q.exists() else "failed",
+        "failed_stage": failed[-1]["stage"] if failed else None,
+        "error": failed[-1]["error"] if failed else "run stopped before a stage recorded a failure",
+        "quarantine": str(q.parent) if q.exists() else None,
+        "at": datetime.now(UTC).isoformat(),
+    }
+    atomic_write_text(outcome_path, json.dumps(outcome, indent=2))
     return outcome
 
 

@@ -225,8 +225,10 @@ def read_table(warehouse: Path, table: str) -> pl.DataFrame | None:
 
 
 def remove_db(path: Path) -> None:
-    for p in (path, path.with_name(path.name + ".wal")):
+    """A database file and what DuckDB or a copy leaves beside it (WAL, spill folder, half a copy)."""
+    for p in (path, path.with_name(path.name + ".wal"), path.with_name(path.name + ".copying")):
         p.unlink(missing_ok=True)
+    shutil.rmtree(path.with_name(path.name + ".tmp"), ignore_errors=True)
 
 
 def create_work_db(warehouse: Path, work_db: Path) -> None:
