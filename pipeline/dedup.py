@@ -141,6 +141,7 @@ def clusters(pairs: list[tuple[str, str]], rank: dict[str, tuple]) -> dict[str, 
 @dataclass
 class Resolved:
     articles: pl.LazyFrame  # ARTICLES: new canonical articles only, in read order (lazy: stream it out)
+    retired: pl.LazyFrame  # article_id, superseded_by: published articles a changed input replaces
     duplicates: pl.LazyFrame  # ARTICLE_DUPLICATES (a parquet file with a work folder: never whole in memory)
     rejections: pl.LazyFrame  # QUARANTINE rows (stage ingest) of refused copies, likewise
     signatures: pl.LazyFrame  # ARTICLE_MINHASH of ``articles``, in the same order
@@ -149,7 +150,7 @@ class Resolved:
 
 # What the decisions need of a candidate: everything but its text, which stays on disk.
 _META = ["article_id", "batch_id", "source_path", "source_format", "url", "outlet", "published_at", "title",
-         "content_hash", "n_chars", "summary_only", "id_kind"]
+         "content_hash", "n_chars", "summary_only", "id_kind", "source", "input"]
 
 # Every decision of one candidate, made in SQL over the metadata (``cand``) and the published
 # ``known`` articles; ``_rank`` orders copies best first: full text over summary, earliest
@@ -241,26 +242,55 @@ def resolve_duplicates(cands: pl.LazyFrame | pl.DataFrame, published_db: Path | 
         kept = "FROM fresh WHERE article_id NOT IN (SELECT article_id FROM near) ORDER BY _row"
         keep = _result(con, f"SELECT _row {kept}", work_dir, "keep")
         sigs = _result(con, f"SELECT article_id, signature {kept}", work_dir, "minhash")
+        retired = _result(con, "SELECT article_id, superseded_by FROM retired ORDER BY article_id", work_dir,
+                          "retired")
     finally:
         con.close()
     articles = schemas.conform(lazy.join(keep, on="_row", how="semi", maintain_order="left"), schemas.ARTICLES)
-    return Resolved(articles, dups, rejections, schemas.conform(sigs, schemas.ARTICLE_MINHASH), already)
+    return Resolved(articles, retired, dups, rejections, schemas.conform(sigs, schemas.ARTICLE_MINHASH), already)
 
 
 def _attach_published(con: duckdb.DuckDBPyConnection, published_db: Path | None) -> None:
-    """Views ``known`` (published ``article_id, content_hash``) and ``published_sig`` (their
-    signatures) over the current published snapshot, empty when nothing is published."""
+    """Views ``known`` (live published ``article_id, content_hash``) and ``published_sig`` (their
+    signatures) over the current published snapshot, empty when nothing is published; and the
+    table ``retired`` of published articles that a changed input of this batch supersedes.
+
+    An input read again has changed (unchanged ones are not read): the articles it gave before
+    and does not give now (same id and text) are retired. They leave ``known``, so the input's
+    new version is a new article rather than a duplicate of the old one (a file published
+    half-written and finished later counted twice; an updated page under the same URL was
+    linked to its first version and never loaded). An input that now gives no article at all
+    (refused whole) retires nothing: its quarantine row says why.
+    """
     path = snapshots.resolve(published_db) if published_db is not None else None
     tables: set[str] = set()
+    columns: set[str] = set()
     if path is not None:
         con.execute(f"ATTACH '{path}' AS pub (READ_ONLY)")
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
                                             "WHERE table_catalog = 'pub'").fetchall()}
+        columns = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE "
+                                             "table_catalog = 'pub' AND table_name = 'articles'").fetchall()}
+    live = "retired_at IS NULL AND " if "retired_at" in columns else ""  # (a warehouse from before retiring)
+    con.execute("CREATE TABLE retired (article_id VARCHAR, superseded_by VARCHAR)")
+    if {"input", "retired_at"} <= columns:
+        con.execute("""
+            INSERT INTO retired
+            WITH reread AS (SELECT source, input, count(*) AS n, any_value(article_id) AS one_id FROM cand
+                            WHERE input IS NOT NULL GROUP BY ALL),
+            old AS (SELECT p.article_id, r.n, r.one_id FROM pub.articles p JOIN reread r USING (source, input)
+                    WHERE p.retired_at IS NULL AND NOT EXISTS (
+                        SELECT 1 FROM cand c WHERE c.article_id = p.article_id AND c.content_hash = p.content_hash))
+            SELECT article_id, CASE WHEN article_id IN (SELECT article_id FROM cand) THEN article_id
+                                    WHEN n = 1 THEN one_id END
+            FROM old""")
     con.execute("CREATE VIEW known AS " + (
-        "SELECT article_id, content_hash FROM pub.articles" if "articles" in tables
+        f"SELECT article_id, content_hash FROM pub.articles WHERE {live}article_id NOT IN "
+        "(SELECT article_id FROM retired)" if "articles" in tables
         else "SELECT NULL::VARCHAR AS article_id, NULL::VARCHAR AS content_hash WHERE false"))
     con.execute("CREATE VIEW published_sig AS " + (
-        "SELECT article_id, signature FROM pub.article_minhash" if "article_minhash" in tables
+        "SELECT article_id, signature FROM pub.article_minhash WHERE article_id IN (SELECT article_id FROM known)"
+        if "article_minhash" in tables
         else "SELECT NULL::VARCHAR AS article_id, NULL::UINTEGER[] AS signature WHERE false"))
 
 

@@ -101,6 +101,11 @@ class Manifest:
                 "article_minhash": self.run_dir / "minhash.parquet"}
 
     @property
+    def retired_path(self) -> Path:
+        """Published articles this batch's changed inputs supersede (article_id, superseded_by)."""
+        return self.run_dir / "retired.parquet"
+
+    @property
     def cutoff(self) -> datetime | None:
         """Inputs modified at or after this instant belong to a later data interval."""
         value = self.extra.get("cutoff")

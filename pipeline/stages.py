@@ -146,6 +146,7 @@ def ingest(manifest_path: str) -> str:
             sink_parquet_atomic(pl.concat([result.rejections, resolved.rejections]), m.rejected_path)
             rejected = pl.read_parquet(m.rejected_path, columns=["reason"])
             sink_parquet_atomic(resolved.articles, m.articles_path)
+            sink_parquet_atomic(resolved.retired, m.retired_path)
         finally:
             shutil.rmtree(spill, ignore_errors=True)
             shutil.rmtree(dedup_dir, ignore_errors=True)
@@ -158,6 +159,7 @@ def ingest(manifest_path: str) -> str:
             files_deferred=stats.deferred, articles_read=result.n_candidates,
             already_loaded=resolved.already_loaded, held_in_quarantine=held_rows.height,
             duplicates=duplicates.height, new_articles=n_new, rejected=rejected.height,
+            retired=pl.scan_parquet(m.retired_path).select(pl.len()).collect().item(),
         )
         rec.detail["files_by_format"] = stats.by_format
         if duplicates.height:
@@ -185,7 +187,8 @@ def anything_new(manifest_path: str) -> bool:
     # quarantine rows count only when the published warehouse does not hold them yet: the
     # rows of a batch quarantined (and released) long ago stay on disk and are loaded once
     pending = [m.rejected_path, *quarantine.pending_rows(cfg)]
-    if new_articles or any(warehouse.unloaded_quarantine_rows(cfg.warehouse, p) for p in pending):
+    retired = pl.scan_parquet(m.retired_path).select(pl.len()).collect().item() if m.retired_path.exists() else 0
+    if new_articles or retired or any(warehouse.unloaded_quarantine_rows(cfg.warehouse, p) for p in pending):
         return True
     atomic_write_text(m.run_dir / OUTCOME, json.dumps(
         {"batch_id": m.batch_id, "status": "unchanged", "at": datetime.now(UTC).isoformat()}))
@@ -411,6 +414,7 @@ def load(manifest_path: str) -> str:
     with record_stage(m, "load") as rec:
         _check_space(m, "load")
         warehouse.create_work_db(cfg.warehouse, m.work_db)
+        retired = warehouse.retire_articles(m.work_db, m.retired_path, batch_id=m.batch_id, now=datetime.now(UTC))
         inserted = warehouse.load_batch(
             m.work_db,
             articles=m.articles_path,
@@ -421,7 +425,8 @@ def load(manifest_path: str) -> str:
         inserted.update(warehouse.load_ingest_tables(m.work_db, m.ingest_tables))
         with warehouse.connect(m.work_db) as con:
             imported = warehouse.append_run_log(con, _failed_run_records(cfg, m.batch_id))
-        rec.count(**{f"{k}_inserted": v for k, v in inserted.items()}, failed_run_log_rows=imported)
+        rec.count(**{f"{k}_inserted": v for k, v in inserted.items()}, failed_run_log_rows=imported,
+                  articles_retired=retired)
     return manifest_path
 
 
