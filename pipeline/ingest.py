@@ -339,6 +339,9 @@ def _parse_guarded(data: bytes, fmt: str, where: str, source: Source, resolver: 
     try:
         items, rec.encoding = parse_bytes(data, fmt, where, source, resolver)
         taken = list(itertools.islice(items, max_records + 1))
+        if not taken:  # found by the fuzz test: a .warc of text gave nothing, not even a refusal
+            return [Rejection(where, "no_articles", f"the {fmt} input holds no article and no record to refuse "
+                                                    "(e.g. a WARC without HTML pages)")]
         if len(taken) > max_records:
             return [Rejection(where, "too_many_records",
                               f"more than {max_records} records in one file (NEWSDESK_MAX_RECORDS_PER_FILE); split "
