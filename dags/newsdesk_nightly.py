@@ -27,16 +27,17 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from pipeline import stages
 from pipeline.sources import SourceConfigError
+from pipeline.warehouse import WarehouseVersionError
 
 RETRIES = int(os.environ.get("NEWSDESK_TASK_RETRIES", "2"))
 RETRY_DELAY = timedelta(seconds=int(os.environ.get("NEWSDESK_RETRY_DELAY_SECONDS", "120")))
 
 
 def _stage(fn, manifest_path: str) -> str:
-    """Run a stage; a quarantined batch fails the task for good instead of retrying."""
+    """Run a stage; a quarantined batch (or an unreadable warehouse) fails the task for good instead of retrying."""
     try:
         return fn(manifest_path)
-    except (stages.BatchRejected, SourceConfigError) as exc:  # a human must fix these: no retry
+    except (stages.BatchRejected, SourceConfigError, WarehouseVersionError) as exc:  # a human must fix these
         raise AirflowFailException(str(exc)) from exc
 
 
