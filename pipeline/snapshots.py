@@ -92,7 +92,7 @@ def connect_published(warehouse: Path, *, attempts: int = 5,
     A snapshot may be pruned between resolving the link and opening it only if several
     newer ones were published in that instant; the link is then resolved again.
     """
-    from pipeline.warehouse import connect, duckdb_config
+    from pipeline.warehouse import connect
 
     last_error: Exception | None = None
     for attempt in range(attempts):
@@ -100,11 +100,8 @@ def connect_published(warehouse: Path, *, attempts: int = 5,
         if path is None:
             raise NothingPublished(f"nothing published yet at {warehouse}; run `newsdesk run` first")
         try:
-            if locked_down:  # lock_configuration last: every other setting is applied before it
-                con = duckdb.connect(str(path), read_only=True,
-                                     config={**duckdb_config(), **LOCKED_DOWN, "lock_configuration": "true"})
-            else:
-                con = connect(path, read_only=True)
+            con = connect(path, read_only=True,
+                          extra_config={**LOCKED_DOWN, "lock_configuration": "true"} if locked_down else None)
         except duckdb.IOException as exc:  # pruned or being pruned right now: take the new link
             last_error = exc
             time.sleep(0.05 * (attempt + 1))
@@ -198,10 +195,10 @@ def published_ids(warehouse: Path) -> set[str] | None:
     current = resolve(warehouse)
     if current is None:
         return None
-    from pipeline.warehouse import duckdb_config
+    from pipeline.warehouse import connect
 
     try:
-        con = duckdb.connect(str(current), read_only=True, config=duckdb_config())
+        con = connect(current, read_only=True)
         try:
             return {r[0] for r in con.execute("SELECT snapshot_id FROM publish_log").fetchall()}
         finally:

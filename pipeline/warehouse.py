@@ -112,13 +112,14 @@ def duckdb_config(temp_dir: Path | None = None) -> dict[str, str]:
     return config
 
 
-def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(path: Path, *, read_only: bool = False, extra_config: dict[str, str] | None = None
+            ) -> duckdb.DuckDBPyConnection:
     """Open a warehouse file with extension downloads disabled and bounded memory.
 
     A file another DuckDB version wrote (2.x files are unreadable by 1.x) raises
     :class:`WarehouseVersionError`, which says how to carry the warehouse over.
     """
-    config = duckdb_config()
+    config = {**duckdb_config(), **(extra_config or {})}  # extra last: lock_configuration must come after the rest
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
