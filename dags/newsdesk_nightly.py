@@ -26,6 +26,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from pipeline import stages
+from pipeline.sources import SourceConfigError
 from pipeline.warehouse import WarehouseVersionError
 
 RETRIES = int(os.environ.get("NEWSDESK_TASK_RETRIES", "2"))
@@ -36,7 +37,7 @@ def _stage(fn, manifest_path: str) -> str:
     """Run a stage; a quarantined batch (or an unreadable warehouse) fails the task for good instead of retrying."""
     try:
         return fn(manifest_path)
-    except (stages.BatchRejected, WarehouseVersionError) as exc:
+    except (stages.BatchRejected, SourceConfigError, WarehouseVersionError) as exc:  # a human must fix these
         raise AirflowFailException(str(exc)) from exc
 
 

@@ -108,6 +108,9 @@ def run_dag(settings: Settings, *, logical_date: datetime | None = None, quiet: 
     interval replaces the earlier Airflow run and reuses its run folder.
     """
     _prepare(settings, quiet=quiet, retry_delay_seconds=retry_delay_seconds)
+    from pipeline.runlock import OWNER_ENV
+
+    os.environ[OWNER_ENV] = str(os.getpid())  # dag.test runs every task here: this process holds the run lock
     dag = load_dag(settings.project_dir / "dags" / "newsdesk_nightly.py")
     conf = {"input_dir": str(settings.input_dir), "warehouse": str(settings.warehouse)}
     kwargs: dict[str, Any] = {"run_conf": conf}

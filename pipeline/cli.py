@@ -33,7 +33,8 @@ examples:
   newsdesk airflow standalone       the same DAG under a real scheduler and web UI
 
 environment: NEWSDESK_INPUT, NEWSDESK_WAREHOUSE, NEWSDESK_STATE, NEWSDESK_NLP_BATCH,
-NEWSDESK_NLP_PROCESSES, NEWSDESK_MAX_FILE_BYTES, NEWSDESK_KEEP_SNAPSHOTS (flags win over variables).
+NEWSDESK_NLP_PROCESSES, NEWSDESK_MAX_FILE_BYTES, NEWSDESK_MAX_RECORDS_PER_FILE, NEWSDESK_KEEP_SNAPSHOTS,
+NEWSDESK_MIN_FREE_MB, NEWSDESK_SOURCE_ROOTS, NEWSDESK_ALLOW_FETCH, NEWSDESK_FETCH_PRIVATE (flags win over variables).
 """
 
 
@@ -65,10 +66,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:  # a broken sources.yaml is reported before Airflow starts
         from pipeline.sources import load_sources
 
-        load_sources(settings.input_dir)
+        load_sources(settings.input_dir, settings.source_policy)
     except (ValueError, FileNotFoundError) as exc:
         print(f"newsdesk: {exc}", file=sys.stderr)
         return 2
+    from pipeline import runlock
+
+    busy = runlock.check(settings.warehouse)
+    if busy:  # the run would be refused by start_run anyway: say so before Airflow starts
+        print(f"newsdesk: {busy}", file=sys.stderr)
+        return 1
     _progress_logging(args.verbose)
     logical_date = datetime.fromisoformat(args.date).replace(tzinfo=UTC) if args.date else None
     print(f"newsdesk: running DAG {airflow_runner.DAG_ID} on {settings.input_dir}", file=sys.stderr)
@@ -170,7 +177,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
         return 1
     import duckdb
 
-    with snapshots.connect_published(settings.warehouse) as con:
+    with snapshots.connect_analyst(settings.warehouse) as con:  # no file, network or extension access
         try:
             rel = con.sql(args.query)
         except duckdb.Error as exc:  # a typo in a query is not a crash: say what DuckDB said
@@ -296,7 +303,9 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
         return 0
     print(f"{settings.warehouse} -> {snapshots.resolve(settings.warehouse)}")
     for s in found:
-        flags = ", ".join(f for f, on in (("current", s.current), ("open by a reader", s.in_use)) if on)
+        flags = ", ".join(f for f, on in (("current", s.current), ("open by a reader", s.in_use),
+                                          ("ORPHAN: never published (a run killed before the link swap); the "
+                                           "next publish removes it", s.orphan)) if on)
         print(f"  {s.snapshot_id:<28} {s.published_at:%Y-%m-%d %H:%M:%S}  {s.bytes / 2**20:8.1f} MB  {flags}")
     return 0
 

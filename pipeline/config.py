@@ -17,6 +17,14 @@ Environment variables (all optional):
 ``NEWSDESK_NLP_PROCESSES`` spaCy worker processes; default 2 (or the CPU count, if lower): NER is
                            ~95 % of the NLP stage and scales ~1.9× on two cores
 ``NEWSDESK_KEEP_SNAPSHOTS`` published snapshots kept besides the current one (for readers still on them); default 2
+``NEWSDESK_MAX_RECORDS_PER_FILE`` a JSON/JSONL/CSV file or feed with more records is refused (too_many_records);
+                           default 50,000
+``NEWSDESK_SOURCE_ROOTS``  folders (``:``-separated) a sources.yaml found in the input folder may read besides
+                           its own folder; default none
+``NEWSDESK_ALLOW_FETCH``   ``1`` lets a sources.yaml found in the input folder fetch feeds and pages; default off
+``NEWSDESK_FETCH_PRIVATE`` networks (CIDR, comma-separated) that may be fetched although private or loopback
+                           (an intranet feed server); default none
+``NEWSDESK_MIN_FREE_MB``   free disk space a heavy stage keeps in reserve beyond its estimate; default 64
 """
 
 from __future__ import annotations
@@ -45,6 +53,11 @@ class Settings:
     nlp_batch_size: int = 1000
     nlp_processes: int = min(2, os.cpu_count() or 1)
     keep_snapshots: int = 2
+    max_records_per_file: int = 50_000
+    source_roots: str = ""
+    allow_fetch: bool = False
+    fetch_private: str = ""
+    min_free_mb: int = 64
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -85,6 +98,11 @@ class Settings:
             "nlp_batch_size": env.get("NEWSDESK_NLP_BATCH") or cls.nlp_batch_size,
             "nlp_processes": env.get("NEWSDESK_NLP_PROCESSES") or cls.nlp_processes,
             "keep_snapshots": env.get("NEWSDESK_KEEP_SNAPSHOTS") or cls.keep_snapshots,
+            "max_records_per_file": env.get("NEWSDESK_MAX_RECORDS_PER_FILE") or cls.max_records_per_file,
+            "source_roots": env.get("NEWSDESK_SOURCE_ROOTS") or cls.source_roots,
+            "allow_fetch": env.get("NEWSDESK_ALLOW_FETCH") or cls.allow_fetch,
+            "fetch_private": env.get("NEWSDESK_FETCH_PRIVATE") or cls.fetch_private,
+            "min_free_mb": env.get("NEWSDESK_MIN_FREE_MB") or cls.min_free_mb,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls._coerce(values)
@@ -102,9 +120,20 @@ class Settings:
                 out[name] = path.parent.resolve() / path.name
             elif name in ("project_dir", "input_dir", "state_dir"):
                 out[name] = Path(value).expanduser().resolve()
+            elif isinstance(known[name].default, bool):
+                out[name] = _flag(name, value)
+            elif isinstance(known[name].default, str):
+                out[name] = str(value)
             else:
                 out[name] = int(value)
         return cls(**out)
+
+    @property
+    def source_policy(self) -> Any:
+        """What a sources.yaml found in the input folder may do (pipeline.sources.Policy)."""
+        from pipeline.sources import Policy
+
+        return Policy.from_settings(self)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, written into each run's manifest."""
@@ -116,3 +145,15 @@ class Settings:
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+
+def _flag(name: str, value: Any) -> bool:
+    """A yes/no setting, strictly: a typo must not read as "on"."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"setting {name} must be 1/0, true/false, yes/no or on/off, not {value!r}")

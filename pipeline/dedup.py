@@ -34,7 +34,6 @@ import numpy as np
 import polars as pl
 
 from pipeline import schemas, snapshots
-from pipeline.formats.base import Rejection
 from pipeline.runs import sink_parquet_atomic
 from pipeline.warehouse import duckdb_config, query_frame
 
@@ -44,6 +43,7 @@ if TYPE_CHECKING:
 NUM_PERM = 128
 BANDS, ROWS = 32, 4  # candidate threshold ~ (1/32) ** (1/4) = 0.42, confirmed at NEAR_THRESHOLD
 NEAR_THRESHOLD = 0.7
+HOT_BUCKET = 64  # band buckets larger than this pair with their best-ranked member only
 # DuckDB memory of the de-duplication database: it holds metadata and signatures (~1 KB per
 # candidate), and DuckDB keeps a table's pages cached up to its limit. At 100k candidates the
 # general limit (512MB) let ingest's peak grow to ~650 MB over its base; with 128MB it stays
@@ -141,54 +141,55 @@ def clusters(pairs: list[tuple[str, str]], rank: dict[str, tuple]) -> dict[str, 
 @dataclass
 class Resolved:
     articles: pl.LazyFrame  # ARTICLES: new canonical articles only, in read order (lazy: stream it out)
-    duplicates: pl.DataFrame  # ARTICLE_DUPLICATES
-    rejections: list[Rejection]
+    retired: pl.LazyFrame  # article_id, superseded_by: published articles a changed input replaces
+    duplicates: pl.LazyFrame  # ARTICLE_DUPLICATES (a parquet file with a work folder: never whole in memory)
+    rejections: pl.LazyFrame  # QUARANTINE rows (stage ingest) of refused copies, likewise
     signatures: pl.LazyFrame  # ARTICLE_MINHASH of ``articles``, in the same order
     already_loaded: int
 
 
 # What the decisions need of a candidate: everything but its text, which stays on disk.
 _META = ["article_id", "batch_id", "source_path", "source_format", "url", "outlet", "published_at", "title",
-         "content_hash", "n_chars", "summary_only", "id_kind"]
+         "content_hash", "n_chars", "summary_only", "id_kind", "source", "input"]
 
 # Every decision of one candidate, made in SQL over the metadata (``cand``) and the published
 # ``known`` articles; ``_rank`` orders copies best first: full text over summary, earliest
 # published, longest, then by name and read order.
 _DECIDE_SQL = """
-CREATE TABLE decided AS
-WITH ranked AS (
-    SELECT c.* EXCLUDE (signature), k.content_hash AS pub_hash,
-           row_number() OVER (ORDER BY summary_only, published_at NULLS LAST, n_chars DESC NULLS LAST,
-                                       source_path NULLS LAST, _row) AS _rank
-    FROM cand c LEFT JOIN known k USING (article_id)),
-by_id AS (
-    SELECT *, row_number() OVER w AS id_pos,
-           coalesce(pub_hash, first_value(content_hash) OVER w) AS base_hash,
-           first_value(summary_only) OVER w AS first_summary,
-           first_value(source_path) OVER w AS first_path
-    FROM ranked WINDOW w AS (PARTITION BY article_id ORDER BY _rank)),
-decisions AS (
-    SELECT *, CASE
-        WHEN pub_hash = content_hash THEN 'already'              -- the same article read again
-        WHEN pub_hash IS NULL AND id_pos = 1 THEN 'keep'          -- first copy of a new id
-        WHEN id_kind = 'record_id' AND base_hash != content_hash THEN 'conflicting_duplicate'
-        WHEN pub_hash IS NULL AND first_summary THEN 'summary_only'
-        WHEN base_hash = content_hash THEN 'exact'
-        ELSE 'same_url' END AS decision
-    FROM by_id)
+CREATE TABLE ranked AS
+SELECT c.* EXCLUDE (signature), k.content_hash AS pub_hash,
+       row_number() OVER (ORDER BY summary_only, published_at NULLS LAST, n_chars DESC NULLS LAST,
+                                   source_path NULLS LAST, _row) AS _rank
+FROM cand c LEFT JOIN known k USING (article_id);
+-- per id, its best-ranked copy: a GROUP BY (which spills), not a window over the id's copies
+-- (a million copies of one id are one window partition: out of memory in 128MB)
+CREATE TABLE firsts AS
+SELECT article_id, min(_rank) AS first_rank, arg_min(content_hash, _rank) AS first_hash,
+       arg_min(summary_only, _rank) AS first_summary, arg_min(source_path, _rank) AS first_path
+FROM ranked GROUP BY article_id;
+CREATE TABLE decisions AS
+SELECT r.*, coalesce(r.pub_hash, f.first_hash) AS base_hash, f.first_summary, f.first_path, CASE
+    WHEN pub_hash = content_hash THEN 'already'                      -- the same article read again
+    WHEN pub_hash IS NULL AND r._rank = f.first_rank THEN 'keep'      -- first copy of a new id
+    WHEN id_kind = 'record_id' AND coalesce(pub_hash, f.first_hash) != content_hash THEN 'conflicting_duplicate'
+    WHEN pub_hash IS NULL AND f.first_summary THEN 'summary_only'
+    WHEN coalesce(pub_hash, f.first_hash) = content_hash THEN 'exact'
+    ELSE 'same_url' END AS decision
+FROM ranked r JOIN firsts f USING (article_id);
 -- a kept copy whose text is already published, or kept under a better-ranked id, is an
 -- exact duplicate of that article (``hash_of``)
-SELECT d.*, CASE WHEN decision = 'keep' THEN coalesce(
-        kh.article_id, first_value(d.article_id) OVER (PARTITION BY content_hash, decision ORDER BY _rank))
-    END AS hash_of
+CREATE TABLE decided AS
+SELECT d.*, CASE WHEN decision = 'keep' THEN coalesce(kh.article_id, h.article_id) END AS hash_of
 FROM decisions d
 LEFT JOIN (SELECT content_hash, min(article_id) AS article_id FROM known GROUP BY 1) kh USING (content_hash)
+LEFT JOIN (SELECT content_hash, arg_min(article_id, _rank) AS article_id FROM decisions
+           WHERE decision = 'keep' GROUP BY 1) h USING (content_hash);
 """
 
 # duplicate_id is ``copy_id`` computed in SQL (same sha256 of "path\ncontent_hash", 16 hex digits)
 _DUP_COLUMNS = """left(sha256(source_path || chr(10) || content_hash), 16) AS duplicate_id, article_id,
     {of} AS duplicate_of, {kind} AS kind, {sim}::DOUBLE AS similarity, batch_id, source_path, source_format,
-    url, outlet, published_at, title, content_hash, $now::TIMESTAMPTZ AS detected_at, {phase} AS phase, _rank"""
+    url, outlet, published_at, title, content_hash, {now} AS detected_at, {phase} AS phase, _rank"""
 
 
 def resolve_duplicates(cands: pl.LazyFrame | pl.DataFrame, published_db: Path | None, now: datetime,
@@ -235,32 +236,61 @@ def resolve_duplicates(cands: pl.LazyFrame | pl.DataFrame, published_db: Path | 
         con.execute("CREATE TABLE near (article_id VARCHAR, duplicate_of VARCHAR, similarity DOUBLE)")
         if near:
             con.executemany("INSERT INTO near VALUES (?, ?, ?)", near)
-        dups = _duplicates(con, now)
-        rejections = _rejections(con)
+        dups = _duplicates(con, now, work_dir)
+        rejections = _rejections(con, now, work_dir)
         already = con.execute("SELECT count(*) FROM decided WHERE decision = 'already'").fetchall()[0][0]
         kept = "FROM fresh WHERE article_id NOT IN (SELECT article_id FROM near) ORDER BY _row"
         keep = _result(con, f"SELECT _row {kept}", work_dir, "keep")
         sigs = _result(con, f"SELECT article_id, signature {kept}", work_dir, "minhash")
+        retired = _result(con, "SELECT article_id, superseded_by FROM retired ORDER BY article_id", work_dir,
+                          "retired")
     finally:
         con.close()
     articles = schemas.conform(lazy.join(keep, on="_row", how="semi", maintain_order="left"), schemas.ARTICLES)
-    return Resolved(articles, dups, rejections, schemas.conform(sigs, schemas.ARTICLE_MINHASH), already)
+    return Resolved(articles, retired, dups, rejections, schemas.conform(sigs, schemas.ARTICLE_MINHASH), already)
 
 
 def _attach_published(con: duckdb.DuckDBPyConnection, published_db: Path | None) -> None:
-    """Views ``known`` (published ``article_id, content_hash``) and ``published_sig`` (their
-    signatures) over the current published snapshot, empty when nothing is published."""
+    """Views ``known`` (live published ``article_id, content_hash``) and ``published_sig`` (their
+    signatures) over the current published snapshot, empty when nothing is published; and the
+    table ``retired`` of published articles that a changed input of this batch supersedes.
+
+    An input read again has changed (unchanged ones are not read): the articles it gave before
+    and does not give now (same id and text) are retired. They leave ``known``, so the input's
+    new version is a new article rather than a duplicate of the old one (a file published
+    half-written and finished later counted twice; an updated page under the same URL was
+    linked to its first version and never loaded). An input that now gives no article at all
+    (refused whole) retires nothing: its quarantine row says why.
+    """
     path = snapshots.resolve(published_db) if published_db is not None else None
     tables: set[str] = set()
+    columns: set[str] = set()
     if path is not None:
         con.execute(f"ATTACH '{path}' AS pub (READ_ONLY)")
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
                                             "WHERE table_catalog = 'pub'").fetchall()}
+        columns = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE "
+                                             "table_catalog = 'pub' AND table_name = 'articles'").fetchall()}
+    live = "retired_at IS NULL AND " if "retired_at" in columns else ""  # (a warehouse from before retiring)
+    con.execute("CREATE TABLE retired (article_id VARCHAR, superseded_by VARCHAR)")
+    if {"input", "retired_at"} <= columns:
+        con.execute("""
+            INSERT INTO retired
+            WITH reread AS (SELECT source, input, count(*) AS n, any_value(article_id) AS one_id FROM cand
+                            WHERE input IS NOT NULL GROUP BY ALL),
+            old AS (SELECT p.article_id, r.n, r.one_id FROM pub.articles p JOIN reread r USING (source, input)
+                    WHERE p.retired_at IS NULL AND NOT EXISTS (
+                        SELECT 1 FROM cand c WHERE c.article_id = p.article_id AND c.content_hash = p.content_hash))
+            SELECT article_id, CASE WHEN article_id IN (SELECT article_id FROM cand) THEN article_id
+                                    WHEN n = 1 THEN one_id END
+            FROM old""")
     con.execute("CREATE VIEW known AS " + (
-        "SELECT article_id, content_hash FROM pub.articles" if "articles" in tables
+        f"SELECT article_id, content_hash FROM pub.articles WHERE {live}article_id NOT IN "
+        "(SELECT article_id FROM retired)" if "articles" in tables
         else "SELECT NULL::VARCHAR AS article_id, NULL::VARCHAR AS content_hash WHERE false"))
     con.execute("CREATE VIEW published_sig AS " + (
-        "SELECT article_id, signature FROM pub.article_minhash" if "article_minhash" in tables
+        "SELECT article_id, signature FROM pub.article_minhash WHERE article_id IN (SELECT article_id FROM known)"
+        if "article_minhash" in tables
         else "SELECT NULL::VARCHAR AS article_id, NULL::UINTEGER[] AS signature WHERE false"))
 
 
@@ -291,11 +321,20 @@ def _near_duplicates(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, flo
         SELECT article_id, signature FROM published_sig WHERE article_id IN (SELECT other_id FROM pairs);
     """)
     for b in range(BANDS):
-        con.execute("""
+        # A bucket of more than HOT_BUCKET articles (thousands of copies of one text, each a word
+        # apart) would make its size squared pairs: its members are paired with its best-ranked
+        # member only, so pairs grow with the articles, whatever the input.
+        con.execute(f"""
             INSERT INTO pairs
+            WITH nb AS (
+                SELECT n.h, n.article_id, count(*) OVER (PARTITION BY n.h) AS size,
+                       first_value(n.article_id) OVER (PARTITION BY n.h ORDER BY f._rank) AS rep
+                FROM new_bands n JOIN fresh f USING (article_id) WHERE n.b = $b)
             SELECT n.article_id, o.article_id
-            FROM (SELECT h, article_id FROM new_bands WHERE b = $b) n
-            JOIN (SELECT h, article_id FROM new_bands WHERE b = $b) o ON n.h = o.h AND n.article_id != o.article_id
+            FROM nb n JOIN nb o ON n.h = o.h AND n.article_id != o.article_id
+            WHERE n.size <= {HOT_BUCKET}
+            UNION ALL
+            SELECT article_id, rep FROM nb WHERE size > {HOT_BUCKET} AND article_id != rep
         """, {"b": b})
     pairs = con.execute(f"""
         WITH p AS (SELECT DISTINCT article_id, other_id FROM pairs),
@@ -320,49 +359,60 @@ def _near_duplicates(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, flo
             for a in sorted(new_rank, key=new_rank.__getitem__) if root[a] != a]
 
 
-def _duplicates(con: duckdb.DuckDBPyConnection, now: datetime) -> pl.DataFrame:
+def _duplicates(con: duckdb.DuckDBPyConnection, now: datetime, work_dir: Path | None) -> pl.LazyFrame:
     """ARTICLE_DUPLICATES: same id (exact or same URL), same text under another id, near text;
     one row per copy (input + content), the first decision that linked it."""
-    frame = query_frame(con, f"""
-        SELECT * EXCLUDE (phase, _rank) FROM (
-            SELECT {_DUP_COLUMNS.format(of='article_id', kind='decision',
+    con.execute(f"""
+        CREATE TABLE dup_all AS
+            SELECT {_DUP_COLUMNS.format(of='article_id', kind='decision', now=_timestamp(now),
                                         sim="CASE WHEN decision = 'exact' THEN 1.0 END", phase=1)}
             FROM decided WHERE decision IN ('exact', 'same_url')
             UNION ALL
-            SELECT {_DUP_COLUMNS.format(of='hash_of', kind="'exact'", sim='1.0', phase=2)}
+            SELECT {_DUP_COLUMNS.format(of='hash_of', kind="'exact'", sim='1.0', phase=2, now=_timestamp(now))}
             FROM decided WHERE decision = 'keep' AND hash_of != article_id AND NOT summary_only
             UNION ALL
-            SELECT {_DUP_COLUMNS.format(of='n.duplicate_of', kind="'near'", sim='n.similarity', phase=3)}
-            FROM fresh JOIN near n USING (article_id))
-        QUALIFY row_number() OVER (PARTITION BY duplicate_id ORDER BY phase, _rank) = 1
-        ORDER BY phase, _rank
-    """, {"now": now})
+            SELECT {_DUP_COLUMNS.format(of='n.duplicate_of', kind="'near'", sim='n.similarity', phase=3,
+                                        now=_timestamp(now))}
+            FROM fresh JOIN near n USING (article_id);
+        -- the first decision per copy: a GROUP BY on the copy's id (spills), not a window over all copies
+        CREATE TABLE dup_first AS
+            SELECT duplicate_id, min(phase * 4294967296 + _rank) AS k FROM dup_all GROUP BY duplicate_id;
+    """)
+    frame = _result(con, """
+        SELECT a.* EXCLUDE (phase, _rank) FROM dup_all a
+        JOIN dup_first f ON f.duplicate_id = a.duplicate_id AND f.k = a.phase * 4294967296 + a._rank
+        ORDER BY a.phase, a._rank
+    """, work_dir, "duplicates")
     return schemas.conform(frame, schemas.ARTICLE_DUPLICATES)
 
 
-def _rejections(con: duckdb.DuckDBPyConnection) -> list[Rejection]:
-    """Copies refused: a record id reused for other text, and feed items with a summary only."""
-    rows = con.execute("""
-        SELECT source_path, decision, article_id, first_path, pub_hash IS NOT NULL, body_chars, url, 1 AS phase, _rank
-        FROM decided WHERE decision IN ('conflicting_duplicate', 'summary_only')
-        UNION ALL
-        SELECT source_path, 'summary_without_page', article_id, NULL, NULL, body_chars, url, 2, _rank
-        FROM decided WHERE decision = 'keep' AND summary_only
+def _rejections(con: duckdb.DuckDBPyConnection, now: datetime, work_dir: Path | None) -> pl.LazyFrame:
+    """QUARANTINE rows of the copies refused: a record id reused for other text, and feed items
+    with a summary only. Written by DuckDB (a million refused copies are a million rows on disk,
+    not a million Python objects)."""
+    frame = _result(con, f"""
+        SELECT batch_id, input, 'ingest' AS stage, reason, detail, article_id,
+               {_timestamp(now)} AS quarantined_at
+        FROM (
+            SELECT batch_id, source_path AS input, decision AS reason, article_id, 1 AS phase, _rank,
+                   CASE WHEN decision = 'summary_only' THEN 'feed item without full text'
+                        ELSE 'same id as ' || CASE WHEN pub_hash IS NOT NULL THEN 'the published article'
+                                                   ELSE coalesce(first_path, '?') END || ' but different text'
+                   END AS detail
+            FROM decided WHERE decision IN ('conflicting_duplicate', 'summary_only')
+            UNION ALL
+            SELECT batch_id, source_path, 'summary_only', article_id, 2, _rank,
+                   'the feed item has only a ' || body_chars || '-character summary and no page with its URL '
+                   || coalesce(url, '') || ' was read or published (store the page beside the feed, or set '
+                   || 'fetch_pages)'
+            FROM decided WHERE decision = 'keep' AND summary_only)
         ORDER BY phase, _rank
-    """).fetchall()
-    out = []
-    for path, decision, aid, first_path, published, body_chars, url, _, _ in rows:
-        if decision == "conflicting_duplicate":
-            where = "the published article" if published else first_path
-            out.append(Rejection(path, decision, f"same id as {where} but different text", aid))
-        elif decision == "summary_only":
-            out.append(Rejection(path, decision, "feed item without full text", aid))
-        else:
-            out.append(Rejection(
-                path, "summary_only",
-                f"the feed item has only a {body_chars}-character summary and no page with its URL "
-                f"{url} was read or published (store the page beside the feed, or set fetch_pages)", aid))
-    return out
+    """, work_dir, "rejected")
+    return schemas.conform(frame, schemas.QUARANTINE)
+
+
+def _timestamp(value: datetime) -> str:
+    return f"'{value.isoformat()}'::TIMESTAMPTZ"
 
 
 def _result(con: duckdb.DuckDBPyConnection, sql: str, work_dir: Path | None, name: str) -> pl.LazyFrame:

@@ -1,9 +1,10 @@
 """Parquet export of the published marts, for tools that read files rather than DuckDB.
 
-Every table dbt built (the marts) is written with DuckDB's ``COPY ... TO`` straight from the
-published snapshot, opened read-only, so an export taken during a nightly run is one
-consistent snapshot. Files are written under a temporary name and renamed, and a
-``manifest.json`` names the snapshot and the row count of each file.
+Every table dbt built (the marts) is streamed from the published snapshot, opened read-only
+and locked down like every analyst connection (no file access: DuckDB's ``COPY ... TO`` is
+refused there), as Arrow record batches that pyarrow writes, so an export taken during a
+nightly run is one consistent snapshot and memory is one batch's. Files are written under a
+temporary name and renamed, and a ``manifest.json`` names the snapshot and the row count of each file.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def export_marts(warehouse_path: Path, out_dir: Path, *, include_detail: bool = 
     """Write every mart (and, if asked, the detail tables) as ``<out_dir>/<table>.parquet``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, int] = {}
-    with snapshots.connect_published(warehouse_path) as con:
+    with snapshots.connect_analyst(warehouse_path) as con:
         snapshot = warehouse.latest_snapshot(con)
         tables = mart_names(con)
         if include_detail:
@@ -40,11 +41,22 @@ def export_marts(warehouse_path: Path, out_dir: Path, *, include_detail: bool = 
         for table in tables:
             dest = out_dir / f"{table}.parquet"
             tmp = out_dir / f".{table}.parquet.tmp"
-            target = str(tmp).replace("'", "''")
-            con.execute(f'COPY (SELECT * FROM "{table}") TO \'{target}\' (FORMAT parquet, COMPRESSION zstd)')
+            written[table] = _write_parquet(con.sql(f'SELECT * FROM "{table}"'), tmp)
             os.replace(tmp, dest)
-            written[table] = int(warehouse.scalar(con, f'SELECT count(*) FROM "{table}"'))
     manifest = {"snapshot": snapshot, "warehouse": str(warehouse_path),
                 "exported_at": datetime.now(UTC).isoformat(), "tables": written}
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
+
+
+def _write_parquet(rel, path: Path, rows_per_batch: int = 100_000) -> int:
+    """Stream a relation into a zstd Parquet file, one Arrow batch at a time; return its rows."""
+    import pyarrow.parquet as pq
+
+    reader = rel.fetch_record_batch(rows_per_batch)
+    rows = 0
+    with pq.ParquetWriter(path, reader.schema, compression="zstd") as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+            rows += batch.num_rows
+    return rows

@@ -101,6 +101,11 @@ class Manifest:
                 "article_minhash": self.run_dir / "minhash.parquet"}
 
     @property
+    def retired_path(self) -> Path:
+        """Published articles this batch's changed inputs supersede (article_id, superseded_by)."""
+        return self.run_dir / "retired.parquet"
+
+    @property
     def cutoff(self) -> datetime | None:
         """Inputs modified at or after this instant belong to a later data interval."""
         value = self.extra.get("cutoff")
@@ -252,6 +257,9 @@ def record_stage(manifest: Manifest, stage: str) -> Iterator[StageRecord]:
 
     The record is what the run-log table and the CLI summary are built from.
     """
+    from pipeline import runlock
+
+    runlock.touch(manifest.cfg.warehouse, manifest.batch_id, manifest.run_id)  # this process now works for the run
     rec = StageRecord(stage)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
@@ -263,6 +271,12 @@ def record_stage(manifest: Manifest, stage: str) -> Iterator[StageRecord]:
         yield rec
         _fault_hook(stage)
     except BaseException as exc:
+        from pipeline import diskspace
+
+        if diskspace.is_disk_full(exc) and not isinstance(exc, diskspace.DiskFull):  # say so, with the numbers
+            full = diskspace.explain(stage, exc, [manifest.run_dir, manifest.cfg.build_dir])
+            status, error = "failed", f"{type(full).__name__}: {full}"
+            raise full from exc
         status, error = "failed", f"{type(exc).__name__}: {exc}"
         raise
     finally:

@@ -36,14 +36,18 @@ ARTICLES: dict[str, pl.DataType] = {
     "content_hash": pl.String(),  # sha256 of normalised title + body
     "n_chars": pl.Int64(),
     "ingested_at": UTC_TS,
+    # the input it was read from (the seen-inputs manifest's key): when that input changes, the
+    # articles it gave before are retired, not counted twice (pipeline.dedup)
+    "source": pl.String(),
+    "input": pl.String(),
+    "retired_at": UTC_TS,  # NULL while live; set when a changed input superseded it (kept for audit)
+    "superseded_by": pl.String(),  # the article the input gives now (same story id, or its one article)
 }
 
 # Ingest's candidate articles carry these too, until de-duplication (pipeline.dedup) decides.
 CANDIDATE_EXTRA: dict[str, pl.DataType] = {
     "summary_only": pl.Boolean(),  # a feed item with a summary only: needs the page of its URL
     "id_kind": pl.String(),  # what article_id hashes: url | record_id | content
-    "source": pl.String(),  # source name and input (the manifest key of the file it came from)
-    "input": pl.String(),
 }
 
 # Rejected inputs: nothing is dropped silently, every rejection is a row here.

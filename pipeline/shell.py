@@ -23,7 +23,7 @@ from pipeline import snapshots, warehouse
 
 HELP = """\
 SQL statements end with ';' and may span several lines (read-only: SELECT, DESCRIBE, SUMMARIZE,
-COPY ... TO 'file', PRAGMA ...). Dot commands:
+PRAGMA ...; no file or network access: `newsdesk export` writes Parquet). Dot commands:
   .tables            tables and views with their row counts
   .schema TABLE      columns and types of TABLE
   .snapshot          which snapshot this session reads
@@ -54,7 +54,7 @@ class SqlShell(cmd.Cmd):
     def _open(self) -> None:
         self._stack.close()
         self._stack = ExitStack()
-        self.con = self._stack.enter_context(snapshots.connect_published(self.warehouse_path))
+        self.con = self._stack.enter_context(snapshots.connect_analyst(self.warehouse_path))
         self.snapshot = warehouse.latest_snapshot(self.con)
 
     def close(self) -> None:

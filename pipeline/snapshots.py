@@ -28,6 +28,7 @@ fooled by permissions.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -68,8 +69,24 @@ def snapshot_id(path: Path) -> str:
     return path.name.removesuffix(SUFFIX)
 
 
+# Analyst connections (newsdesk sql, shell, dashboard, export) run SQL that someone typed: the
+# snapshot is all they may read. No file system or network access (read_text('/etc/passwd'),
+# COPY ... TO, ATTACH of another file), no extension install or load, and the settings locked
+# so that no statement can turn any of it back on.
+LOCKED_DOWN = {"enable_external_access": "false", "autoload_known_extensions": "false",
+               "autoinstall_known_extensions": "false", "allow_community_extensions": "false",
+               "allow_unsigned_extensions": "false"}
+SNAPSHOT_MODE = 0o444  # published snapshots are never written again: read-only on disk too
+
+
+def connect_analyst(warehouse: Path) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
+    """:func:`connect_published` for SQL an analyst or a dashboard writes: see ``LOCKED_DOWN``."""
+    return connect_published(warehouse, locked_down=True)
+
+
 @contextmanager
-def connect_published(warehouse: Path, *, attempts: int = 5) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect_published(warehouse: Path, *, attempts: int = 5,
+                      locked_down: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection to the current snapshot, pinned to it until closed.
 
     A snapshot may be pruned between resolving the link and opening it only if several
@@ -83,7 +100,8 @@ def connect_published(warehouse: Path, *, attempts: int = 5) -> Iterator[duckdb.
         if path is None:
             raise NothingPublished(f"nothing published yet at {warehouse}; run `newsdesk run` first")
         try:
-            con = connect(path, read_only=True)
+            con = connect(path, read_only=True,
+                          extra_config={**LOCKED_DOWN, "lock_configuration": "true"} if locked_down else None)
         except duckdb.IOException as exc:  # pruned or being pruned right now: take the new link
             last_error = exc
             time.sleep(0.05 * (attempt + 1))
@@ -118,6 +136,7 @@ def install(work_db: Path, warehouse: Path, snapshot: str) -> Path:
     os.utime(work_db, (now, now))  # mtime = publish order, which pruning keeps by
     _fsync(work_db)
     os.replace(work_db, dest)
+    os.chmod(dest, SNAPSHOT_MODE)
     _fsync_dir(folder)
     _point_link(warehouse, dest)
     return dest
@@ -168,16 +187,42 @@ class Snapshot:
     bytes: int
     current: bool
     in_use: bool
+    orphan: bool = False  # moved into the folder but never made current (a run killed before the link swap)
+
+
+def published_ids(warehouse: Path) -> set[str] | None:
+    """Ids of every snapshot ever published at this path (the current one's publish_log), or None."""
+    current = resolve(warehouse)
+    if current is None:
+        return None
+    from pipeline.warehouse import connect
+
+    try:
+        con = connect(current, read_only=True)
+        try:
+            return {r[0] for r in con.execute("SELECT snapshot_id FROM publish_log").fetchall()}
+        finally:
+            con.close()
+    except duckdb.Error:  # a warehouse from before publish_log existed
+        return None
+
+
+def _is_orphan(path: Path, current: Path | None, ids: set[str] | None) -> bool:
+    """A file the publish_log of the current snapshot never names: its run died between moving it
+    into the folder and swapping the link (``install``), so no reader ever saw it."""
+    sid = snapshot_id(path)
+    return ids is not None and path != current and sid not in ids and not sid.startswith("legacy-")
 
 
 def list_snapshots(warehouse: Path) -> list[Snapshot]:
     """Every snapshot file of this warehouse, newest first, with whether a reader has it open."""
     current = resolve(warehouse)
+    ids = published_ids(warehouse)
     out = []
     for path in snapshot_dir(warehouse).glob(f"*{SUFFIX}"):
         st = path.stat()
         out.append(Snapshot(snapshot_id(path), path, datetime.fromtimestamp(st.st_mtime, UTC), st.st_size,
-                            path == current, in_use(path)))
+                            path == current, in_use(path), _is_orphan(path, current, ids)))
     return sorted(out, key=lambda s: (s.published_at, s.snapshot_id), reverse=True)
 
 
@@ -200,7 +245,11 @@ def prune(warehouse: Path, *, keep: int) -> PruneReport:
         raise ValueError("keep must be >= 0")
     report = PruneReport()
     current = resolve(warehouse)
+    ids = published_ids(warehouse)
     files = sorted(snapshot_dir(warehouse).glob(f"*{SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in [p for p in files if _is_orphan(p, current, ids)]:  # never published: not kept, removed if unused
+        files.remove(path)
+        (report.removed if _remove_unless_open(path) else report.busy).append(snapshot_id(path))
     older = [p for p in files if p != current]
     report.kept = [snapshot_id(p) for p in files if p == current] + [snapshot_id(p) for p in older[:keep]]
     for path in older[keep:]:
@@ -258,7 +307,7 @@ _FLOCK = "hh4xqqi4x"
 def _exclusive_probe(path: Path) -> int | None:
     """An fd holding an exclusive lock on ``path``, or None if a reader's lock conflicts."""
     try:
-        fd = os.open(path, os.O_RDWR)
+        fd = _open_for_lock(path)
     except FileNotFoundError:
         return None
     try:
@@ -272,6 +321,23 @@ def _exclusive_probe(path: Path) -> int | None:
             return None
         raise
     return fd
+
+
+def _open_for_lock(path: Path) -> int:
+    """An O_RDWR descriptor (a write lock needs one) of a snapshot that is read-only on disk.
+
+    Its owner may open it for writing only after adding the write bit, which is taken away
+    again at once: the lock is held through the descriptor, not the mode.
+    """
+    try:
+        return os.open(path, os.O_RDWR)
+    except PermissionError:
+        mode = os.stat(path).st_mode
+        os.chmod(path, mode | 0o200)
+        try:
+            return os.open(path, os.O_RDWR)
+        finally:
+            os.chmod(path, mode)
 
 
 def _fsync(path: Path) -> None:

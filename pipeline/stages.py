@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 
 import polars as pl
 
-from pipeline import dedup, quarantine, schemas, warehouse
+from pipeline import dedup, diskspace, quarantine, runlock, schemas, warehouse
 from pipeline.config import Settings
 from pipeline.dbt import DbtFailed, run_dbt
 from pipeline.ingest import Rejection, ingest_sources, quarantine_frame
@@ -49,6 +50,7 @@ from pipeline.validate import (
 log = logging.getLogger("newsdesk")
 
 OUTCOME = "outcome.json"
+FAIL_HOOK_ENV = "NEWSDESK_FAULT_FAIL_SUITE"  # tests: the named gate (raw, nlp, warehouse, marts) fails
 # What the NLP stage writes into the run folder, one parquet part per chunk of articles.
 NLP_TABLES = {
     "sentences": schemas.SENTENCES,
@@ -79,6 +81,7 @@ def start_run(run_id: str, *, logical_date: datetime | None = None, data_interva
     # manual run (logical date = now) takes everything up to now.
     bounds = [d for d in (data_interval_end, logical_date) if d is not None]
     cutoff = max(bounds) if bounds else datetime.now(UTC)
+    runlock.acquire(settings.warehouse, batch_id=batch_id, run_id=run_id)  # one run per warehouse
     _drop_stale_work_dbs(settings, batch_id)
     manifest = Manifest(
         batch_id=batch_id,
@@ -94,10 +97,25 @@ def start_run(run_id: str, *, logical_date: datetime | None = None, data_interva
 
 
 def _drop_stale_work_dbs(settings: Settings, batch_id: str) -> None:
-    """Remove work databases of killed runs (runs never overlap: max_active_runs=1)."""
+    """Remove work databases of killed runs (runs never overlap: the caller holds the run lock)."""
     for stale in settings.build_dir.glob("*.duckdb*") if settings.build_dir.exists() else []:
         if not stale.name.startswith(batch_id):
             stale.unlink(missing_ok=True)
+
+
+def _check_space(m: Manifest, stage: str) -> None:
+    """Refuse a heavy stage up front, with the numbers, when its disks cannot hold what it writes."""
+    cfg = m.cfg
+    articles = diskspace.size_of(m.articles_path)
+    nlp_out = diskspace.size_of(m.nlp_dir)
+    needs = {
+        "ingest": {m.run_dir: (0, "spilled candidates")},
+        "nlp": {m.run_dir: (8 * articles, "NLP output ~8x the batch's articles")},
+        "load": {cfg.build_dir: (diskspace.size_of(cfg.warehouse) + 2 * (articles + nlp_out),
+                                 "a copy of the published snapshot and the batch")},
+        "dbt_build": {cfg.build_dir: (diskspace.size_of(m.work_db) // 2, "dbt's tables ~half the work database")},
+    }[stage]
+    diskspace.require(stage, needs, cfg.min_free_mb)
 
 
 def ingest(manifest_path: str) -> str:
@@ -105,40 +123,47 @@ def ingest(manifest_path: str) -> str:
     m = Manifest.load(manifest_path)
     cfg = m.cfg
     with record_stage(m, "ingest") as rec:
+        _check_space(m, "ingest")
         now = datetime.now(UTC)
-        sources = load_sources(cfg.input_dir)
+        sources = load_sources(cfg.input_dir, cfg.source_policy)
         seen = warehouse.published_table(cfg.warehouse, "ingest_inputs")
         spill, dedup_dir = m.run_dir / "ingest-parts", m.run_dir / "ingest-dedup"
-        result = ingest_sources(sources, m.batch_id, max_file_bytes=cfg.max_file_bytes, seen=seen,
-                                cutoff=m.cutoff, now=now, spill_dir=spill)
-        held = quarantine.held_article_ids(cfg)
-        candidates = result.candidates.join(held.lazy(), on="article_id", how="anti", maintain_order="left")
-        resolved = dedup.resolve_duplicates(candidates, cfg.warehouse, now, work_dir=dedup_dir)
-        rejected = quarantine_frame([*result.rejections, *resolved.rejections], m.batch_id, "ingest", now)
-        # an input whose articles are held in a quarantined batch is read again until released
-        held_rows = result.candidates.join(held.lazy(), on="article_id", how="semi").select(
-            "source", "input").collect()
-        inputs = result.inputs.join(held_rows.unique(), on=["source", "input"], how="anti")
-        tables = m.ingest_tables
-        write_parquet_atomic(resolved.duplicates, tables["article_duplicates"])
-        write_parquet_atomic(inputs, tables["ingest_inputs"])
-        sink_parquet_atomic(resolved.signatures, tables["article_minhash"])
-        write_parquet_atomic(rejected, m.rejected_path)
-        sink_parquet_atomic(resolved.articles, m.articles_path)
-        shutil.rmtree(spill, ignore_errors=True)
-        shutil.rmtree(dedup_dir, ignore_errors=True)
+        try:  # the spilled parts and the dedup database go whether the stage succeeds or fails
+            result = ingest_sources(sources, m.batch_id, max_file_bytes=cfg.max_file_bytes, seen=seen,
+                                    cutoff=m.cutoff, now=now, spill_dir=spill,
+                                    max_records_per_file=cfg.max_records_per_file)
+            held = quarantine.held_article_ids(cfg)
+            candidates = result.candidates.join(held.lazy(), on="article_id", how="anti", maintain_order="left")
+            resolved = dedup.resolve_duplicates(candidates, cfg.warehouse, now, work_dir=dedup_dir)
+            # an input whose articles are held in a quarantined batch is read again until released
+            held_rows = result.candidates.join(held.lazy(), on="article_id", how="semi").select(
+                "source", "input").collect()
+            inputs = result.inputs.join(held_rows.unique(), on=["source", "input"], how="anti")
+            tables = m.ingest_tables
+            sink_parquet_atomic(resolved.duplicates, tables["article_duplicates"])
+            write_parquet_atomic(inputs, tables["ingest_inputs"])
+            sink_parquet_atomic(resolved.signatures, tables["article_minhash"])
+            sink_parquet_atomic(pl.concat([result.rejections, resolved.rejections]), m.rejected_path)
+            rejected = pl.read_parquet(m.rejected_path, columns=["reason"])
+            sink_parquet_atomic(resolved.articles, m.articles_path)
+            sink_parquet_atomic(resolved.retired, m.retired_path)
+        finally:
+            shutil.rmtree(spill, ignore_errors=True)
+            shutil.rmtree(dedup_dir, ignore_errors=True)
         new = pl.scan_parquet(m.articles_path)
         n_new = new.select(pl.len()).collect().item()
+        duplicates = pl.read_parquet(tables["article_duplicates"], columns=["kind"])
         stats = result.stats
         rec.count(
             files=stats.inputs, files_read=stats.read, files_unchanged=stats.unchanged + stats.unchanged_content,
             files_deferred=stats.deferred, articles_read=result.n_candidates,
             already_loaded=resolved.already_loaded, held_in_quarantine=held_rows.height,
-            duplicates=resolved.duplicates.height, new_articles=n_new, rejected=rejected.height,
+            duplicates=duplicates.height, new_articles=n_new, rejected=rejected.height,
+            retired=pl.scan_parquet(m.retired_path).select(pl.len()).collect().item(),
         )
         rec.detail["files_by_format"] = stats.by_format
-        if resolved.duplicates.height:
-            rec.detail["duplicates_by_kind"] = dict(resolved.duplicates.group_by("kind").len().sort("kind").iter_rows())
+        if duplicates.height:
+            rec.detail["duplicates_by_kind"] = dict(duplicates.group_by("kind").len().sort("kind").iter_rows())
         if rejected.height:
             rec.detail["rejected_by_reason"] = dict(rejected.group_by("reason").len().sort("reason").iter_rows())
         if n_new:
@@ -159,8 +184,11 @@ def anything_new(manifest_path: str) -> bool:
     m = Manifest.load(manifest_path)
     cfg = m.cfg
     new_articles = pl.scan_parquet(m.articles_path).select(pl.len()).collect().item()
-    if new_articles or quarantine.pending_rows(cfg) or warehouse.unloaded_quarantine_rows(cfg.warehouse,
-                                                                                          m.rejected_path):
+    # quarantine rows count only when the published warehouse does not hold them yet: the
+    # rows of a batch quarantined (and released) long ago stay on disk and are loaded once
+    pending = [m.rejected_path, *quarantine.pending_rows(cfg)]
+    retired = pl.scan_parquet(m.retired_path).select(pl.len()).collect().item() if m.retired_path.exists() else 0
+    if new_articles or retired or any(warehouse.unloaded_quarantine_rows(cfg.warehouse, p) for p in pending):
         return True
     atomic_write_text(m.run_dir / OUTCOME, json.dumps(
         {"batch_id": m.batch_id, "status": "unchanged", "at": datetime.now(UTC).isoformat()}))
@@ -170,6 +198,11 @@ def anything_new(manifest_path: str) -> bool:
 
 def _gate(m: Manifest, stage: str, report: StageReport, rec: Any) -> None:
     """Write the GX report; on failure quarantine the batch and stop the run."""
+    if os.environ.get(FAIL_HOOK_ENV) == stage:  # fault injection (tests): this gate fails as a real one would
+        report.success = False
+        report.suites["fault_injection"] = {"success": False, "expectations": [
+            {"suite": "fault_injection", "type": FAIL_HOOK_ENV, "column": None, "unexpected_count": 1,
+             "examples": [], "success": False}]}
     atomic_write_text(m.run_dir / "validation" / f"{stage}.json", report.to_json())
     rec.detail["suites"] = {k: v["success"] for k, v in report.suites.items()}
     rec.count(expectations_failed=len(report.failed_expectations()))
@@ -209,6 +242,7 @@ def nlp(manifest_path: str) -> str:
     m = Manifest.load(manifest_path)
     cfg = m.cfg
     with record_stage(m, "nlp") as rec:
+        _check_space(m, "nlp")
         shutil.rmtree(m.nlp_dir, ignore_errors=True)
         for t in NLP_TABLES:
             m.nlp_parts(t).mkdir(parents=True, exist_ok=True)
@@ -378,7 +412,9 @@ def load(manifest_path: str) -> str:
     m = Manifest.load(manifest_path)
     cfg = m.cfg
     with record_stage(m, "load") as rec:
+        _check_space(m, "load")
         warehouse.create_work_db(cfg.warehouse, m.work_db)
+        retired = warehouse.retire_articles(m.work_db, m.retired_path, batch_id=m.batch_id, now=datetime.now(UTC))
         inserted = warehouse.load_batch(
             m.work_db,
             articles=m.articles_path,
@@ -389,7 +425,8 @@ def load(manifest_path: str) -> str:
         inserted.update(warehouse.load_ingest_tables(m.work_db, m.ingest_tables))
         with warehouse.connect(m.work_db) as con:
             imported = warehouse.append_run_log(con, _failed_run_records(cfg, m.batch_id))
-        rec.count(**{f"{k}_inserted": v for k, v in inserted.items()}, failed_run_log_rows=imported)
+        rec.count(**{f"{k}_inserted": v for k, v in inserted.items()}, failed_run_log_rows=imported,
+                  articles_retired=retired)
     return manifest_path
 
 
@@ -407,6 +444,7 @@ def dbt_build(manifest_path: str) -> str:
     m = Manifest.load(manifest_path)
     cfg = m.cfg
     with record_stage(m, "dbt_build") as rec:
+        _check_space(m, "dbt_build")
         try:
             # batch_id: tests over the append-only detail tables check this batch's rows only
             result = run_dbt(["build", "--vars", json.dumps({"batch_id": m.batch_id})],
@@ -488,24 +526,42 @@ def _free_snapshot_id(warehouse_path: Path, batch_id: str) -> str:
 
 
 def finalize(manifest_path: str) -> dict[str, Any]:
-    """Always runs last: write the outcome of a failed run and drop its work database."""
+    """Always runs last: write the outcome of a failed run, drop its work database, give back the run lock."""
     m = Manifest.load(manifest_path)
+    try:
+        return _finalize(m)
+    finally:
+        runlock.release(m.cfg.warehouse, m.batch_id)
+
+
+# What a finished run no longer needs: the batch is in the published warehouse, or in the
+# quarantine folder, or (a failed run) read again from the inputs by the next run. Stage
+# records, validation reports and the refused inputs stay for run_log and the audit trail.
+BULKY = ("nlp", "articles.parquet", "minhash.parquet", "ingest-parts", "ingest-dedup", "duckdb_tmp", "marts")
+
+
+def _finalize(m: Manifest) -> dict[str, Any]:
+    warehouse.remove_db(m.work_db)  # first: on a full disk, writing the outcome may fail
+    for name in BULKY:
+        path = m.run_dir / name
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
     outcome_path = m.run_dir / OUTCOME
     if outcome_path.exists():
-        outcome = json.loads(outcome_path.read_text())
-    else:
-        failed = [r for r in m.stage_records() if r["status"] == "failed"]
-        q = m.cfg.quarantine_dir / m.batch_id / "reason.json"
-        outcome = {
-            "batch_id": m.batch_id,
-            "status": "quarantined" if q.exists() else "failed",
-            "failed_stage": failed[-1]["stage"] if failed else None,
-            "error": failed[-1]["error"] if failed else "run stopped before a stage recorded a failure",
-            "quarantine": str(q.parent) if q.exists() else None,
-            "at": datetime.now(UTC).isoformat(),
-        }
-        atomic_write_text(outcome_path, json.dumps(outcome, indent=2))
-        warehouse.remove_db(m.work_db)
+        return json.loads(outcome_path.read_text())
+    failed = [r for r in m.stage_records() if r["status"] == "failed"]
+    q = m.cfg.quarantine_dir / m.batch_id / "reason.json"
+    outcome = {
+        "batch_id": m.batch_id,
+        "status": "quarantined" if q.exists() else "failed",
+        "failed_stage": failed[-1]["stage"] if failed else None,
+        "error": failed[-1]["error"] if failed else "run stopped before a stage recorded a failure",
+        "quarantine": str(q.parent) if q.exists() else None,
+        "at": datetime.now(UTC).isoformat(),
+    }
+    atomic_write_text(outcome_path, json.dumps(outcome, indent=2))
     return outcome
 
 

@@ -445,12 +445,12 @@ def mart_frames(con: duckdb.DuckDBPyConnection, out_dir: Path) -> dict[str, pl.D
         f"""
         SELECT
           (SELECT coalesce(sum(mentions), 0) FROM mentions_per_actor)::BIGINT AS mart_mentions,
-          (SELECT count(*) FROM entity_mentions WHERE actor IS NOT NULL)::BIGINT AS detail_mentions,
+          -- detail rows of live articles (the staging views leave out retired ones, as the marts do)
+          (SELECT count(*) FROM stg_entity_mentions)::BIGINT AS detail_mentions,
           (SELECT coalesce(sum(quotes), 0) FROM quote_counts_per_source)::BIGINT AS mart_quotes,
-          (SELECT count(*) FROM quotes WHERE speaker_id IS NOT NULL)::BIGINT AS detail_quotes,
-          -- actors after corpus-level resolution (dbt's actor_resolution maps the raw ids)
-          (SELECT count(DISTINCT r.actor_id) FROM entity_mentions m JOIN actor_resolution r
-             ON r.raw_actor_id = m.actor_id WHERE m.actor IS NOT NULL)::BIGINT AS detail_actors,
+          (SELECT count(*) FROM stg_quotes WHERE speaker_id IS NOT NULL)::BIGINT AS detail_quotes,
+          -- actors after corpus-level resolution (stg_entity_mentions carries the resolved id)
+          (SELECT count(DISTINCT actor_id) FROM stg_entity_mentions)::BIGINT AS detail_actors,
           (SELECT count(*) FROM mentions_per_actor)::BIGINT AS mart_actors,
           {_extra_copies("mentions_per_actor", "actor_id")} AS duplicate_actor_ids,
           {_extra_copies("mentions_per_actor", "actor, actor_type")} AS duplicate_actor_names,

@@ -112,13 +112,14 @@ def duckdb_config(temp_dir: Path | None = None) -> dict[str, str]:
     return config
 
 
-def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(path: Path, *, read_only: bool = False, extra_config: dict[str, str] | None = None
+            ) -> duckdb.DuckDBPyConnection:
     """Open a warehouse file with extension downloads disabled and bounded memory.
 
     A file another DuckDB version wrote (2.x files are unreadable by 1.x) raises
     :class:`WarehouseVersionError`, which says how to carry the warehouse over.
     """
-    config = duckdb_config()
+    config = {**duckdb_config(), **(extra_config or {})}  # extra last: lock_configuration must come after the rest
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -271,8 +272,10 @@ def read_table(warehouse: Path, table: str) -> pl.DataFrame | None:
 
 
 def remove_db(path: Path) -> None:
-    for p in (path, path.with_name(path.name + ".wal")):
+    """A database file and what DuckDB or a copy leaves beside it (WAL, spill folder, half a copy)."""
+    for p in (path, path.with_name(path.name + ".wal"), path.with_name(path.name + ".copying")):
         p.unlink(missing_ok=True)
+    shutil.rmtree(path.with_name(path.name + ".tmp"), ignore_errors=True)
 
 
 def create_work_db(warehouse: Path, work_db: Path) -> None:
@@ -286,6 +289,41 @@ def create_work_db(warehouse: Path, work_db: Path) -> None:
         os.replace(tmp, work_db)
     with connect(work_db) as con:
         ensure_schema(con)
+
+
+def retire_articles(work_db: Path, retired: Path, *, batch_id: str, now: datetime) -> int:
+    """Retire the published articles a changed input supersedes (``retired``: article_id, superseded_by).
+
+    Their rows stay, for the audit trail, with ``retired_at`` set, and dbt's staging models
+    leave them out of every mart. Each is renamed to a retired id (``left(sha256(id ||
+    ':retired:' || batch), 16)``) in every table that holds its rows (its NLP rows, signature,
+    duplicate links, dbt's per-article tables), so its id is free for the input's new version:
+    an updated page keeps the id of its URL. Returns the articles retired.
+    """
+    if not retired.exists():
+        return 0
+    with connect(work_db) as con:
+        con.execute("BEGIN")
+        con.execute("CREATE TEMP TABLE r AS SELECT n.article_id, n.superseded_by, "
+                    "left(sha256(n.article_id || ':retired:' || ?), 16) AS new_id FROM read_parquet(?) n "
+                    "JOIN articles a ON a.article_id = n.article_id AND a.retired_at IS NULL", [batch_id, str(retired)])
+        n = int(scalar(con, "SELECT count(*) FROM r"))
+        if n:
+            con.execute("UPDATE articles AS a SET retired_at = ?, superseded_by = r.superseded_by FROM r "
+                        "WHERE a.article_id = r.article_id", [now])
+            cols = con.execute("""SELECT table_name, column_name FROM information_schema.columns c
+                JOIN information_schema.tables t USING (table_catalog, table_schema, table_name)
+                WHERE table_schema = 'main' AND table_type = 'BASE TABLE' AND table_name != 'quarantine'
+                  AND column_name IN ('article_id', 'duplicate_of', 'quote_id')""").fetchall()
+            for table, column in cols:
+                if column == "quote_id":  # article_id || ':' || start
+                    con.execute(f'UPDATE "{table}" AS t SET quote_id = r.new_id || substr(t.quote_id, 17) FROM r '
+                                "WHERE left(t.quote_id, 16) = r.article_id AND substr(t.quote_id, 17, 1) = ':'")
+                else:
+                    con.execute(f'UPDATE "{table}" AS t SET "{column}" = r.new_id FROM r '
+                                f'WHERE t."{column}" = r.article_id')
+        con.execute("COMMIT")
+    return n
 
 
 def _parquet_glob(folder: Path) -> str | None:

@@ -10,7 +10,7 @@ import polars as pl
 
 from pipeline import dedup
 from pipeline.ingest import ingest_sources
-from pipeline.sources import load_sources
+from pipeline.sources import Policy, load_sources
 
 from .conftest import SAMPLE
 
@@ -38,12 +38,14 @@ class Outcome:
 
 
 def run_ingest(folder: Path, *, max_file_bytes: int = 5_000_000, published: Path | None = None,
-               seen: pl.DataFrame | None = None, cutoff: datetime | None = None) -> Outcome:
-    result = ingest_sources(load_sources(folder), "test", max_file_bytes=max_file_bytes, now=NOW, seen=seen,
-                            cutoff=cutoff)
+               seen: pl.DataFrame | None = None, cutoff: datetime | None = None,
+               policy: Policy | None = None, max_records: int = 50_000) -> Outcome:
+    result = ingest_sources(load_sources(folder, policy), "test", max_file_bytes=max_file_bytes, now=NOW, seen=seen,
+                            cutoff=cutoff, max_records_per_file=max_records)
     resolved = dedup.resolve_duplicates(result.candidates, published, NOW)
-    rejected = {r.input: (r.reason, r.detail) for r in [*result.rejections, *resolved.rejections]}
-    return Outcome(resolved.articles.collect(), resolved.duplicates, rejected, result.inputs,
+    rows = pl.concat([result.rejections, resolved.rejections]).select("input", "reason", "detail").collect()
+    rejected = {i: (r, d) for i, r, d in rows.iter_rows()}
+    return Outcome(resolved.articles.collect(), resolved.duplicates.collect(), rejected, result.inputs,
                    result.candidates.collect())
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from pipeline.sources import Policy
+
 from .conftest import shared_data_dir
 from .ingest_util import run_ingest, sample_text
 
@@ -120,7 +122,8 @@ def test_feed_url_fetched_from_loopback_with_its_pages(tmp_path: Path) -> None:
     try:
         cfg = tmp_path / "sources.yaml"
         cfg.write_text(f"sources:\n  - {{name: loop, feed: '{base}/rss', outlet: Loopback News, fetch_pages: true}}\n")
-        out = run_ingest(cfg)
+        # loopback is refused unless the operator names its network (pipeline.fetch)
+        out = run_ingest(cfg, policy=Policy(fetch_private="127.0.0.1/32"))
     finally:
         server.shutdown()
         server.server_close()

@@ -17,7 +17,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipeline import airflow_runner, warehouse
+from pipeline import airflow_runner, stages, warehouse
 from pipeline.cli import main as cli_main
 from pipeline.config import Settings
 
@@ -107,12 +107,16 @@ def test_second_run_on_same_input_changes_nothing(env: Settings) -> None:
     assert sorted(p.stem for p in (folder / "stages").glob("*.json")) == ["ingest"]
 
 
-def test_broken_batch_is_quarantined_and_published_marts_survive(env: Settings) -> None:
+def test_broken_batch_is_quarantined_and_published_marts_survive(env: Settings, monkeypatch) -> None:
     published_digest = file_digest(env.warehouse)
     # A story whose paragraphs lost their line breaks into the first line: a 1,500-character
-    # "headline" that ingest reads as text but the raw-articles suite refuses (titles <= 1,000).
-    broken = env.input_dir / "runaway_headline.txt"
-    broken.write_text("Breaking " + "news without any line break " * 55 + "\n\nThe last paragraph survived.\n")
+    # "headline". Ingest refuses that article alone (title_too_long, naming its file); the
+    # other new article goes on, and a raw suite made to fail (fault hook) quarantines the batch.
+    (env.input_dir / "runaway_headline.txt").write_text(
+        "Breaking " + "news without any line break " * 55 + "\n\nThe last paragraph survived.\n")
+    lines = SEED.read_text().splitlines()
+    (env.input_dir / "second.txt").write_text("\n".join(["A second look at the front", "", *lines[4:12]]) + "\n")
+    monkeypatch.setenv(stages.FAIL_HOOK_ENV, "raw")
     result = run(env)
     assert result["state"] == "failed"
     assert file_digest(env.warehouse) == published_digest, "a failed run must not touch the published file"
@@ -121,9 +125,10 @@ def test_broken_batch_is_quarantined_and_published_marts_survive(env: Settings) 
     assert outcome["status"] == "quarantined" and outcome["failed_stage"] == "validate_raw"
     reason = json.loads((env.quarantine_dir / folder.name / "reason.json").read_text())
     assert reason["reason"] == "validation_failed"
-    assert "title_chars" in reason["message"]
     held = pl.read_parquet(env.quarantine_dir / folder.name / "articles.parquet")
-    assert held["source_path"].to_list() == ["runaway_headline.txt"]
+    assert held["source_path"].to_list() == ["second.txt"]
+    refused = pl.read_parquet(folder / "rejected.parquet").select("input", "reason").rows()
+    assert refused == [("runaway_headline.txt", "title_too_long")]
     assert not any(env.build_dir.glob("*.duckdb")), "the failed run's work database is cleaned up"
 
 
@@ -133,7 +138,8 @@ def test_next_run_skips_held_articles_and_logs_the_failed_run(env: Settings, cap
     con = duckdb.connect(str(env.warehouse), read_only=True)
     assert con.execute("SELECT count(*) FROM articles").fetchall()[0][0] == 1
     q = con.execute("SELECT input, stage, reason FROM quarantine").fetchall()
-    assert ("runaway_headline.txt", "validate_raw", "validation_failed") in q
+    assert ("second.txt", "validate_raw", "validation_failed") in q
+    assert ("runaway_headline.txt", "ingest", "title_too_long") in q
     failed = con.execute("SELECT stage FROM run_log WHERE status = 'failed'").fetchall()
     assert ("validate_raw",) in failed
     assert con.execute("SELECT count(DISTINCT batch_id) FROM run_log").fetchall()[0][0] == 4
@@ -146,6 +152,25 @@ def test_next_run_skips_held_articles_and_logs_the_failed_run(env: Settings, cap
     assert "validate_raw" in out and "validation_failed" in out
     rows = json.loads(out[out.index("[\n"):])
     assert rows[0] == {"source": "Volodymyr Zelenskiy", "quotes": 4}
+
+
+def test_old_quarantine_rows_do_not_make_every_later_run_rebuild(env: Settings, capsys) -> None:
+    """Before: once a batch had been quarantined, every later run rebuilt and republished with
+    nothing new (its quarantine.parquet counted as "new" forever)."""
+    snapshot = env.warehouse.resolve()
+    result = run(env)
+    assert json.loads((run_dir(env, result["run_id"]) / "outcome.json").read_text())["status"] == "unchanged"
+    assert env.warehouse.resolve() == snapshot
+    # released: the held article is read again and published once; the run after that is a no-op
+    batch = next(p.name for p in env.quarantine_dir.iterdir())
+    assert cli_main(["quarantine", "release", batch, "--state", str(env.state_dir),
+                     "--warehouse", str(env.warehouse)]) == 0
+    result = run(env)
+    assert json.loads((run_dir(env, result["run_id"]) / "outcome.json").read_text())["status"] == "published"
+    with warehouse.connect(env.warehouse, read_only=True) as con:
+        assert warehouse.scalar(con, "SELECT count(*) FROM articles") == 2
+    result = run(env)
+    assert json.loads((run_dir(env, result["run_id"]) / "outcome.json").read_text())["status"] == "unchanged"
 
 
 def test_every_warehouse_column_is_documented_in_dbt(env: Settings) -> None:

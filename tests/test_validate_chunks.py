@@ -163,9 +163,9 @@ def test_mart_keys_are_counted_unique_across_the_whole_mart(tmp_path: Path) -> N
     from pipeline.validate import mart_frames
 
     con = duckdb.connect()
-    con.execute("CREATE TABLE entity_mentions AS SELECT 'a1' AS actor_id, 'X' AS actor")
-    con.execute("CREATE TABLE actor_resolution AS SELECT 'a1' AS raw_actor_id, 'a1' AS actor_id")
-    con.execute("CREATE TABLE quotes AS SELECT NULL::VARCHAR AS speaker_id")
+    # the totals count the detail rows of live articles, through dbt's staging views
+    con.execute("CREATE TABLE stg_entity_mentions AS SELECT 'a1' AS actor_id, 'X' AS actor")
+    con.execute("CREATE TABLE stg_quotes AS SELECT NULL::VARCHAR AS speaker_id")
     con.execute("""CREATE TABLE mentions_per_actor AS SELECT * FROM (VALUES
         ('a1', 'X', 'person', 1), ('a2', 'Y', 'person', 1), ('a1', 'Y', 'person', 1))
         t(actor_id, actor, actor_type, mentions)""")

@@ -23,7 +23,7 @@ SHOWN = 25  # quotations listed at once (the search narrows them down)
 st.title("newsdesk: who is mentioned, who is quoted")
 
 try:
-    reader = snapshots.connect_published(settings.warehouse)
+    reader = snapshots.connect_analyst(settings.warehouse)  # no file or network access
     con = reader.__enter__()
 except snapshots.NothingPublished as exc:
     st.warning(f"{exc}. The dashboard shows the published warehouse once a run has published it.")

@@ -86,6 +86,9 @@ def parse_jsonl(text: str, rel: str) -> Iterator[Item]:
         except json.JSONDecodeError as exc:
             yield Rejection(where, "invalid_json", f"column {exc.colno}: {exc.msg}")
             continue
+        except RecursionError:  # e.g. 100,000 nested brackets: this line only, the others still load
+            yield Rejection(where, "nesting_too_deep", "the record nests deeper than the JSON parser allows")
+            continue
         yield from_record(obj, where, "jsonl")
 
 

@@ -5,6 +5,10 @@ request, metadata, warcinfo and revisit records, redirects, images and scripts a
 (``WarcStats``) but are not articles, so they produce no rows. A damaged archive (a
 truncated gzip member, a bad record header) stops reading at the damage: the pages read
 before it still load, and one ``invalid_warc`` rejection says where it stopped.
+
+warcio is never handed the compressed bytes: ``formats.inflate`` inflates them with caps per
+record (gzip member), per file and per line, so a decompression bomb is refused in
+milliseconds with the pages before it kept (``file_too_large`` / ``invalid_warc``).
 """
 
 from __future__ import annotations
@@ -16,8 +20,12 @@ from dataclasses import dataclass
 
 from pipeline.formats.base import Item, Refused, Rejection
 from pipeline.formats.html import extract_page
+from pipeline.formats.inflate import InflateLimit, InflatingReader, file_cap
 
 MAX_RECORD_BYTES = 10 * 1024 * 1024
+MAX_MEMBER_BYTES = MAX_RECORD_BYTES + 1024 * 1024  # a record's page plus its WARC and HTTP headers
+MAX_LINE_BYTES = MAX_RECORD_BYTES  # not even a minified page is one line longer than a record
+READ_BLOCK = 256 * 1024  # warcio's read size (its default 16 KiB makes a long line quadratic)
 
 
 @dataclass
@@ -33,8 +41,12 @@ def iter_warc(data: bytes, where: str, stats: WarcStats | None = None) -> Iterat
     from warcio.exceptions import ArchiveLoadFailed
 
     stats = stats if stats is not None else WarcStats()
+    stream = io.BufferedReader(InflatingReader(data, file_limit=file_cap(len(data)), member_limit=MAX_MEMBER_BYTES,
+                                               line_limit=MAX_LINE_BYTES), buffer_size=READ_BLOCK)
     try:
-        for record in ArchiveIterator(io.BytesIO(data), arc2warc=True):
+        if stream.peek(2)[:2] == b"\x1f\x8b":  # gzip inside gzip: warcio would inflate it without caps
+            raise Refused("invalid_warc", "the archive is compressed twice (gzip inside gzip)")
+        for record in ArchiveIterator(stream, arc2warc=True, block_size=READ_BLOCK):
             stats.records += 1
             if record.rec_type != "response" or record.http_headers is None:
                 stats.other_records += 1
@@ -62,6 +74,11 @@ def iter_warc(data: bytes, where: str, stats: WarcStats | None = None) -> Iterat
                 continue
             page.extra["warc_record_id"] = rid
             yield page
+    except InflateLimit as exc:
+        reason = "invalid_warc" if exc.reason == "invalid_gzip" else exc.reason
+        if stats.records == 0:
+            raise Refused(reason, exc.detail) from exc
+        yield Rejection(where, reason, f"{exc.detail}; the {stats.records} records before it were read")
     except (ArchiveLoadFailed, EOFError, zlib.error, ValueError, OSError) as exc:
         if stats.records == 0:
             raise Refused("invalid_warc", f"not a readable WARC archive: {type(exc).__name__}: {exc}") from exc

@@ -65,7 +65,7 @@ sentence_counts as (
     from (
         select least(x_id, y_id) as lo, greatest(x_id, y_id) as hi, count(*) as sentences
         from sentence_pairs as p
-        where x_id <> y_id and not exists (
+        where x_id <> y_id and p.article_id in (select article_id from {{ ref('stg_articles') }}) and not exists (
             select 1 from merged_sentences as d where d.article_id = p.article_id and d.sentence_id = p.sentence_id)
         group by all
         union all
@@ -74,7 +74,7 @@ sentence_counts as (
             select distinct p.article_id, p.sentence_id, least(x_id, y_id) as lo, greatest(x_id, y_id) as hi
             from sentence_pairs as p
             join merged_sentences using (article_id, sentence_id)
-            where x_id <> y_id
+            where x_id <> y_id and p.article_id in (select article_id from {{ ref('stg_articles') }})
         )
         group by all
     )

@@ -1,4 +1,5 @@
--- One row per article, with the columns marts group and filter by.
+-- One row per live article, with the columns marts group and filter by. Articles a changed input
+-- superseded (retired_at set) stay in the source table for the audit trail, out of every mart.
 select
     article_id,
     batch_id,
@@ -12,3 +13,4 @@ select
     n_chars,
     ingested_at
 from {{ source('newsdesk', 'articles') }}
+where retired_at is null

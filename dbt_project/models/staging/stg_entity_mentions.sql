@@ -19,3 +19,4 @@ select
 from {{ source('newsdesk', 'entity_mentions') }} as m
 join {{ ref('actor_resolution') }} as r on r.raw_actor_id = m.actor_id
 where m.actor is not null
+  and m.article_id in (select article_id from {{ ref('stg_articles') }})  -- live articles only

@@ -18,3 +18,4 @@ select
     cited_outlet
 from {{ source('newsdesk', 'quotes') }} as q
 left join {{ ref('actor_resolution') }} as r on r.raw_actor_id = q.speaker_id
+where q.article_id in (select article_id from {{ ref('stg_articles') }})  -- live articles only

@@ -9,3 +9,4 @@ select
     substring(a.text, s."start" + 1, s."end" - s."start") as sentence_text
 from {{ source('newsdesk', 'sentences') }} as s
 join {{ source('newsdesk', 'articles') }} as a using (article_id)
+where a.retired_at is null  -- live articles only
