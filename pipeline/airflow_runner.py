@@ -71,13 +71,13 @@ def _airflow_version() -> str:
     return version("apache-airflow")
 
 
-def load_dag(dag_file: Path) -> Any:
-    spec = importlib.util.spec_from_file_location("newsdesk_nightly_dagfile", dag_file)
+def load_dag(dag_file: Path, attribute: str = "newsdesk_nightly_dag") -> Any:
+    spec = importlib.util.spec_from_file_location(f"{dag_file.stem}_dagfile", dag_file)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {dag_file}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.newsdesk_nightly_dag
+    return getattr(module, attribute)
 
 
 def _prepare(settings: Settings, *, quiet: bool, retry_delay_seconds: int = 5) -> None:

@@ -17,12 +17,26 @@ Environment variables (all optional):
 ``NEWSDESK_NLP_PROCESSES`` spaCy worker processes; default 2 (or the CPU count, if lower): NER is
                            ~95 % of the NLP stage and scales ~1.9× on two cores
 ``NEWSDESK_KEEP_SNAPSHOTS`` published snapshots kept besides the current one (for readers still on them); default 2
+
+Operations (read where the scheduler parses the DAG and where alerts are sent; see :class:`Operations`):
+
+``NEWSDESK_TASK_TIMEOUTS``       per-task ``execution_timeout`` in minutes, e.g. ``nlp=300,dbt_build=90``
+                                 (over the defaults in ``TASK_TIMEOUT_MINUTES``)
+``NEWSDESK_DAGRUN_TIMEOUT_HOURS`` a run still going after this is failed, so the next night can start; default 12
+``NEWSDESK_PUBLISH_BY``          UTC time of day by which the night must be published (deadline alert), ``HH:MM``;
+                                 default 06:30, ``off`` disables it
+``NEWSDESK_ALERTS_LOG``          alert lines (JSON, one per alert); default ``<state>/alerts.log``
+``NEWSDESK_ALERT_WEBHOOK``       URL an alert is POSTed to as JSON (Slack-style ``text`` included)
+``NEWSDESK_ALERT_SMTP``          ``host:port`` of a mail server alerts are sent through
+``NEWSDESK_ALERT_EMAIL_TO``      comma-separated recipients; ``NEWSDESK_ALERT_EMAIL_FROM`` the sender
+``NEWSDESK_ALERT_SMTP_USER``, ``NEWSDESK_ALERT_SMTP_PASSWORD``, ``NEWSDESK_ALERT_SMTP_STARTTLS`` (1/0)
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +130,87 @@ class Settings:
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+
+# Per-task execution_timeout (minutes). Generous for a first load of a large corpus (the
+# whole 100k-article first run took ~23 min of NLP and ~1.5 min of dbt here): a timeout is
+# for a task that hangs, not one that is slow; NEWSDESK_TASK_TIMEOUTS tightens or widens them.
+TASK_TIMEOUT_MINUTES: dict[str, int] = {
+    "start_run": 10, "ingest": 90, "anything_new": 10, "validate_raw": 30, "nlp": 360, "validate_nlp": 60,
+    "load": 60, "validate_warehouse": 30, "dbt_build": 90, "validate_marts": 30, "publish": 15, "finalize": 15,
+    "export_marts": 30,
+}
+ENVIRONMENT = (  # every variable newsdesk reads, for `newsdesk --help`
+    "NEWSDESK_INPUT", "NEWSDESK_WAREHOUSE", "NEWSDESK_STATE", "NEWSDESK_PROJECT_DIR", "NEWSDESK_NLP_BATCH",
+    "NEWSDESK_NLP_PROCESSES", "NEWSDESK_NER_MODEL", "NEWSDESK_MAX_FILE_BYTES", "NEWSDESK_KEEP_SNAPSHOTS",
+    "NEWSDESK_DUCKDB_MEMORY", "NEWSDESK_DBT_THREADS", "NEWSDESK_TASK_RETRIES", "NEWSDESK_RETRY_DELAY_SECONDS",
+    "NEWSDESK_TASK_TIMEOUTS", "NEWSDESK_DAGRUN_TIMEOUT_HOURS", "NEWSDESK_PUBLISH_BY", "NEWSDESK_ALERTS_LOG",
+    "NEWSDESK_ALERT_WEBHOOK", "NEWSDESK_ALERT_SMTP", "NEWSDESK_ALERT_EMAIL_TO", "NEWSDESK_ALERT_EMAIL_FROM",
+    "NEWSDESK_ALERT_SMTP_USER", "NEWSDESK_ALERT_SMTP_PASSWORD", "NEWSDESK_ALERT_SMTP_STARTTLS",
+    "NEWSDESK_DRIFT_TOLERANCE", "NEWSDESK_SHARED_DATA",
+)
+
+
+@dataclass(frozen=True)
+class Operations:
+    """How the scheduler bounds a run and whom it tells when a night goes wrong.
+
+    Read from the environment where the DAG file is parsed (timeouts, deadline) and where
+    an alert is sent (the notifier reads it at alert time, so a changed webhook needs no
+    DAG reload). Kept apart from :class:`Settings`, which is per run and goes into the
+    manifest: none of this changes what a run computes.
+    """
+
+    task_timeouts: dict[str, timedelta] = field(default_factory=dict)
+    dagrun_timeout: timedelta = timedelta(hours=12)
+    publish_by: time | None = time(6, 30)
+    alerts_log: Path | None = None
+    webhook: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    email_to: tuple[str, ...] = ()
+    email_from: str = "newsdesk@localhost"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Operations:
+        """Parse the ``NEWSDESK_*`` operations variables; a malformed value raises ValueError naming it."""
+        env = dict(os.environ if env is None else env)
+        minutes = dict(TASK_TIMEOUT_MINUTES)
+        for item in filter(None, (x.strip() for x in env.get("NEWSDESK_TASK_TIMEOUTS", "").split(","))):
+            task, eq, value = item.partition("=")
+            if not eq or not value.strip().isdigit() or int(value) <= 0:
+                raise ValueError(f"NEWSDESK_TASK_TIMEOUTS: {item!r} is not TASK=MINUTES")
+            minutes[task.strip()] = int(value)
+        publish_by = env.get("NEWSDESK_PUBLISH_BY", "06:30").strip()
+        try:
+            by = None if publish_by.lower() in ("", "off", "none") else time.fromisoformat(publish_by)
+        except ValueError as exc:
+            raise ValueError(f"NEWSDESK_PUBLISH_BY: {publish_by!r} is not HH:MM (UTC) or 'off'") from exc
+        smtp = env.get("NEWSDESK_ALERT_SMTP", "").strip()
+        host, _, port = smtp.rpartition(":") if ":" in smtp else (smtp, "", "25")
+        state = Path(env.get("NEWSDESK_STATE") or _default_project_dir() / ".newsdesk")
+        return cls(
+            task_timeouts={k: timedelta(minutes=v) for k, v in minutes.items()},
+            dagrun_timeout=timedelta(hours=float(env.get("NEWSDESK_DAGRUN_TIMEOUT_HOURS") or 12)),
+            publish_by=by,
+            alerts_log=Path(env.get("NEWSDESK_ALERTS_LOG") or state / "alerts.log").expanduser(),
+            webhook=env.get("NEWSDESK_ALERT_WEBHOOK") or None,
+            smtp_host=host or None,
+            smtp_port=int(port or 25),
+            email_to=tuple(a.strip() for a in env.get("NEWSDESK_ALERT_EMAIL_TO", "").split(",") if a.strip()),
+            email_from=env.get("NEWSDESK_ALERT_EMAIL_FROM") or cls.email_from,
+            smtp_user=env.get("NEWSDESK_ALERT_SMTP_USER") or None,
+            smtp_password=env.get("NEWSDESK_ALERT_SMTP_PASSWORD") or None,
+            smtp_starttls=env.get("NEWSDESK_ALERT_SMTP_STARTTLS", "0").lower() in ("1", "true", "yes"),
+        )
+
+    def publish_deadline_after(self, scheduled: time) -> timedelta | None:
+        """How long after a run scheduled at ``scheduled`` (UTC) its night must be published."""
+        if self.publish_by is None:
+            return None
+        start = timedelta(hours=scheduled.hour, minutes=scheduled.minute)
+        by = timedelta(hours=self.publish_by.hour, minutes=self.publish_by.minute)
+        return (by - start) % timedelta(days=1) or timedelta(days=1)

@@ -464,13 +464,20 @@ def publish(manifest_path: str) -> str:
                             "finished_at": datetime.now(UTC).isoformat(), "seconds": 0.0,
                             "rows": {"new_articles": new_articles}, "detail": {}, "error": None})
             warehouse.append_run_log(con, records)
-        rec.detail["snapshots"] = warehouse.publish(m.work_db, cfg.warehouse,
-                                                    snapshot_id=_free_snapshot_id(cfg.warehouse, m.batch_id),
+        snapshot_id = _free_snapshot_id(cfg.warehouse, m.batch_id)
+        rec.detail["snapshots"] = warehouse.publish(m.work_db, cfg.warehouse, snapshot_id=snapshot_id,
                                                     batch_id=m.batch_id, new_articles=new_articles,
                                                     keep=cfg.keep_snapshots)
         atomic_write_text(m.run_dir / OUTCOME, json.dumps(
-            {"batch_id": m.batch_id, "status": "published", "at": datetime.now(UTC).isoformat()}))
+            {"batch_id": m.batch_id, "status": "published", "snapshot_id": snapshot_id,
+             "new_articles": new_articles, "warehouse": str(cfg.warehouse), "at": datetime.now(UTC).isoformat()}))
     return manifest_path
+
+
+def published_snapshot(manifest_path: str) -> dict[str, Any]:
+    """What a published run made: snapshot id, batch, new articles, warehouse (the Asset event's extra)."""
+    outcome = read_outcome(Manifest.load(manifest_path).run_dir) or {}
+    return {k: outcome.get(k) for k in ("snapshot_id", "batch_id", "new_articles", "warehouse")}
 
 
 def _free_snapshot_id(warehouse_path: Path, batch_id: str) -> str:

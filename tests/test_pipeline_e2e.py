@@ -18,8 +18,11 @@ import polars as pl
 import pytest
 
 from pipeline import airflow_runner, warehouse
+from pipeline.alerts import read_alerts
 from pipeline.cli import main as cli_main
 from pipeline.config import Settings
+
+from .listeners import webhook_listener
 
 pytestmark = pytest.mark.e2e
 
@@ -107,14 +110,20 @@ def test_second_run_on_same_input_changes_nothing(env: Settings) -> None:
     assert sorted(p.stem for p in (folder / "stages").glob("*.json")) == ["ingest"]
 
 
-def test_broken_batch_is_quarantined_and_published_marts_survive(env: Settings) -> None:
+def test_broken_batch_is_quarantined_and_published_marts_survive(env: Settings, monkeypatch) -> None:
     published_digest = file_digest(env.warehouse)
     # A story whose paragraphs lost their line breaks into the first line: a 1,500-character
     # "headline" that ingest reads as text but the raw-articles suite refuses (titles <= 1,000).
     broken = env.input_dir / "runaway_headline.txt"
     broken.write_text("Breaking " + "news without any line break " * 55 + "\n\nThe last paragraph survived.\n")
-    result = run(env)
+    with webhook_listener() as (url, posts):  # the night's failure alert reaches a webhook on loopback
+        monkeypatch.setenv("NEWSDESK_ALERT_WEBHOOK", url)
+        result = run(env)
     assert result["state"] == "failed"
+    (alert,) = [a for a in read_alerts(env.state_dir / "alerts.log") if a["run_id"] == result["run_id"]]
+    assert alert["event"] == "dag_failed" and alert["status"] == "quarantined"
+    assert alert["failed_stage"] == "validate_raw" and "title_chars" in alert["error"]
+    assert [p["json"]["text"] for p in posts] == [alert["text"]]
     assert file_digest(env.warehouse) == published_digest, "a failed run must not touch the published file"
     folder = run_dir(env, result["run_id"])
     outcome = json.loads((folder / "outcome.json").read_text())
