@@ -24,7 +24,7 @@ import os
 import re
 import shutil
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -440,7 +440,8 @@ class IngestResult:
 
 def ingest_sources(sources: list[Source], batch_id: str, *, max_file_bytes: int,
                    seen: pl.DataFrame | None = None, cutoff: datetime | None = None,
-                   now: datetime | None = None, spill_dir: Path | None = None) -> IngestResult:
+                   now: datetime | None = None, spill_dir: Path | None = None,
+                   progress: Callable[[ReadStats, int], None] | None = None) -> IngestResult:
     """Read every new or changed input of ``sources`` into candidates and rejections.
 
     Candidate rows become an Arrow block every ``CANDIDATE_BLOCK`` rows, with their MinHash
@@ -494,6 +495,8 @@ def ingest_sources(sources: list[Source], batch_id: str, *, max_file_bytes: int,
                 manifest.append({**rec.__dict__, "batch_id": batch_id, "read_at": now})
             if len(rows) >= CANDIDATE_BLOCK:
                 flush()
+            if progress is not None:  # after each input: files seen so far, articles read so far
+                progress(stats, n_candidates + len(rows))
     flush()
     if parts:
         candidates = pl.scan_parquet(parts)

@@ -27,6 +27,7 @@ from pipeline import dedup, quarantine, schemas, warehouse
 from pipeline.config import Settings
 from pipeline.dbt import DbtFailed, run_dbt
 from pipeline.ingest import Rejection, ingest_sources, quarantine_frame
+from pipeline.progress import Progress
 from pipeline.runs import (
     Manifest,
     atomic_write_text,
@@ -109,8 +110,11 @@ def ingest(manifest_path: str) -> str:
         sources = load_sources(cfg.input_dir)
         seen = warehouse.published_table(cfg.warehouse, "ingest_inputs")
         spill, dedup_dir = m.run_dir / "ingest-parts", m.run_dir / "ingest-dedup"
+        bar = Progress(f"[{m.batch_id}] ingest", _count_inputs(sources), "inputs")
         result = ingest_sources(sources, m.batch_id, max_file_bytes=cfg.max_file_bytes, seen=seen,
-                                cutoff=m.cutoff, now=now, spill_dir=spill)
+                                cutoff=m.cutoff, now=now, spill_dir=spill,
+                                progress=lambda st, n: bar.update(st.inputs, **{"files read": st.read,
+                                                                                "articles": n}))
         held = quarantine.held_article_ids(cfg)
         candidates = result.candidates.join(held.lazy(), on="article_id", how="anti", maintain_order="left")
         resolved = dedup.resolve_duplicates(candidates, cfg.warehouse, now, work_dir=dedup_dir)
@@ -144,6 +148,19 @@ def ingest(manifest_path: str) -> str:
         if n_new:
             rec.detail["languages"] = dict(new.group_by("language").len().sort("language").collect().iter_rows())
     return manifest_path
+
+
+def _count_inputs(sources: list) -> int:
+    """Inputs ingest will look at (files the sources include, plus one per feed URL): progress's total."""
+    from pipeline.ingest import iter_input_files
+
+    total = 0
+    for source in sources:
+        if source.feed_url:
+            total += 1
+        elif source.path is not None:
+            total += sum(1 for _, rel in iter_input_files(source.path) if source.wants(rel))
+    return total
 
 
 def anything_new(manifest_path: str) -> bool:
@@ -220,6 +237,7 @@ def nlp(manifest_path: str) -> str:
         if n == 0:  # nothing new: no model to load, empty parts keep the contract
             for t, schema in NLP_TABLES.items():
                 schemas.empty(schema).write_parquet(m.nlp_parts(t) / "part-00000.parquet")
+        bar = Progress(f"[{m.batch_id}] nlp", n, "articles")
         with entities.ner_workers(_processes_for(min(n, cfg.nlp_batch_size), cfg)):
             for part, offset in enumerate(range(0, n, cfg.nlp_batch_size)):
                 chunk = articles.slice(offset, cfg.nlp_batch_size).collect()
@@ -232,7 +250,7 @@ def nlp(manifest_path: str) -> str:
                 for t, frame in frames.items():
                     write_parquet_atomic(frame, m.nlp_parts(t) / f"part-{part:05d}.parquet")
                     totals[t] += frame.height
-                log.info("[%s] nlp: %d/%d articles", m.batch_id, min(offset + cfg.nlp_batch_size, n), n)
+                bar.update(min(offset + cfg.nlp_batch_size, n), force=True)
         rec.count(articles=n, **totals, nlp_failures=len(failures))
         if failures:
             _move_to_quarantine(m, quarantine_frame(failures, m.batch_id, "nlp", datetime.now(UTC)))
@@ -410,7 +428,8 @@ def dbt_build(manifest_path: str) -> str:
         try:
             # batch_id: tests over the append-only detail tables check this batch's rows only
             result = run_dbt(["build", "--vars", json.dumps({"batch_id": m.batch_id})],
-                             project_dir=cfg.dbt_project_dir, database=m.work_db, work_dir=m.run_dir / "dbt")
+                             project_dir=cfg.dbt_project_dir, database=m.work_db, work_dir=m.run_dir / "dbt",
+                             progress=f"[{m.batch_id}] dbt build")
         except DbtFailed as exc:
             rec.detail["failures"] = exc.failures
             failed_tests = [f for f in exc.failures if f.get("resource_type") == "test"]
@@ -421,7 +440,8 @@ def dbt_build(manifest_path: str) -> str:
             raise
         models = sum(1 for n in result.nodes if n["resource_type"] == "model")
         tests = sum(1 for n in result.nodes if n["resource_type"] == "test")
-        rec.count(models=models, tests=tests, passed=result.passed)
+        unit_tests = sum(1 for n in result.nodes if n["resource_type"] == "unit_test")
+        rec.count(models=models, tests=tests, unit_tests=unit_tests, passed=result.passed)
         rec.detail["slowest"] = sorted(result.nodes, key=lambda n: -n["seconds"])[:5]
         rec.detail["freshness"] = source_freshness(m)
     return manifest_path
