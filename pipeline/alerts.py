@@ -181,6 +181,13 @@ class NewsdeskNotifier(BaseNotifier):
         super().__init__(context=context)
         self.event = event
 
+    def render_template_fields(self, context: dict[str, Any], jinja_env: Any = None) -> None:
+        # dag.test hands DAG callbacks the scheduler's SerializedDAG, which has no template
+        # environment of its own: render with a plain one then (the DAG defines no macros)
+        if jinja_env is None and not hasattr(context.get("dag"), "get_template_env"):
+            jinja_env = self.get_template_env()
+        super().render_template_fields(context, jinja_env)
+
     def notify(self, context: dict[str, Any]) -> None:
         send_alert(self.event, context)
 

@@ -140,15 +140,36 @@ TASK_TIMEOUT_MINUTES: dict[str, int] = {
     "load": 60, "validate_warehouse": 30, "dbt_build": 90, "validate_marts": 30, "publish": 15, "finalize": 15,
     "export_marts": 30,
 }
-ENVIRONMENT = (  # every variable newsdesk reads, for `newsdesk --help`
-    "NEWSDESK_INPUT", "NEWSDESK_WAREHOUSE", "NEWSDESK_STATE", "NEWSDESK_PROJECT_DIR", "NEWSDESK_NLP_BATCH",
-    "NEWSDESK_NLP_PROCESSES", "NEWSDESK_NER_MODEL", "NEWSDESK_MAX_FILE_BYTES", "NEWSDESK_KEEP_SNAPSHOTS",
-    "NEWSDESK_DUCKDB_MEMORY", "NEWSDESK_DBT_THREADS", "NEWSDESK_TASK_RETRIES", "NEWSDESK_RETRY_DELAY_SECONDS",
-    "NEWSDESK_TASK_TIMEOUTS", "NEWSDESK_DAGRUN_TIMEOUT_HOURS", "NEWSDESK_PUBLISH_BY", "NEWSDESK_ALERTS_LOG",
-    "NEWSDESK_ALERT_WEBHOOK", "NEWSDESK_ALERT_SMTP", "NEWSDESK_ALERT_EMAIL_TO", "NEWSDESK_ALERT_EMAIL_FROM",
-    "NEWSDESK_ALERT_SMTP_USER", "NEWSDESK_ALERT_SMTP_PASSWORD", "NEWSDESK_ALERT_SMTP_STARTTLS",
-    "NEWSDESK_DRIFT_TOLERANCE", "NEWSDESK_SHARED_DATA",
-)
+ENVIRONMENT: dict[str, str] = {  # every variable newsdesk reads (listed by `newsdesk --help`)
+    "NEWSDESK_INPUT": "input folder or sources.yaml (default seeds/)",
+    "NEWSDESK_WAREHOUSE": "published DuckDB file (default warehouse/newsdesk.duckdb)",
+    "NEWSDESK_STATE": "runs, quarantine, alerts, GX results, Airflow home (default .newsdesk/)",
+    "NEWSDESK_PROJECT_DIR": "repository root with dbt_project/, expectations/, dags/ (default: this checkout)",
+    "NEWSDESK_NLP_BATCH": "articles per NLP chunk (default 1000)",
+    "NEWSDESK_NLP_PROCESSES": "spaCy worker processes (default 2)",
+    "NEWSDESK_NER_MODEL": "NER model folder or package (default models/newsdesk_ner)",
+    "NEWSDESK_MAX_FILE_BYTES": "larger inputs are quarantined (default 20 MiB)",
+    "NEWSDESK_KEEP_SNAPSHOTS": "older snapshots kept for readers (default 2)",
+    "NEWSDESK_DUCKDB_MEMORY": "DuckDB memory limit per connection (default 512MB)",
+    "NEWSDESK_DBT_THREADS": "dbt threads (default 1)",
+    "NEWSDESK_DBT_FULL_REFRESH": "1: rebuild dbt's incremental tables in full on the next run (after a schema change)",
+    "NEWSDESK_TASK_RETRIES": "Airflow retries per task (default 2)",
+    "NEWSDESK_RETRY_DELAY_SECONDS": "first retry delay (default 120; the CLI uses 5)",
+    "NEWSDESK_TASK_TIMEOUTS": "per-task timeouts in minutes, e.g. nlp=300,dbt_build=90",
+    "NEWSDESK_DAGRUN_TIMEOUT_HOURS": "a run still going after this fails (default 12)",
+    "NEWSDESK_PUBLISH_BY": "UTC HH:MM by which a night must be published, or off (default 06:30)",
+    "NEWSDESK_ALERTS_LOG": "alert lines, JSON (default <state>/alerts.log)",
+    "NEWSDESK_ALERT_WEBHOOK": "URL alerts are POSTed to (JSON with a Slack-style text)",
+    "NEWSDESK_ALERT_SMTP": "host:port of the mail server for alerts",
+    "NEWSDESK_ALERT_EMAIL_TO": "comma-separated alert recipients",
+    "NEWSDESK_ALERT_EMAIL_FROM": "alert sender (default newsdesk@localhost)",
+    "NEWSDESK_ALERT_SMTP_USER": "SMTP login, with NEWSDESK_ALERT_SMTP_PASSWORD",
+    "NEWSDESK_ALERT_SMTP_PASSWORD": "SMTP password",
+    "NEWSDESK_ALERT_SMTP_STARTTLS": "1 to STARTTLS before login",
+    "NEWSDESK_DRIFT_TOLERANCE": "largest nightly move of a drift share before a warning (default 0.10)",
+    "NEWSDESK_EXPORT_DIR": "where newsdesk_marts_export writes (default <state>/exports)",
+    "NEWSDESK_SHARED_DATA": "public corpora for tests and benchmarks (default ../shared/data)",
+}
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,10 +39,13 @@ from pipeline.runs import (
 )
 from pipeline.sources import load_sources
 from pipeline.validate import (
+    GX_KEEP_RUNS,
     StageReport,
+    gx_results_dir,
     mart_frames,
     nlp_frames,
     nlp_suite_frames,
+    prune_results,
     raw_frames,
     run_suites,
     warehouse_frames,
@@ -186,10 +190,15 @@ def anything_new(manifest_path: str) -> bool:
 
 
 def _gate(m: Manifest, stage: str, report: StageReport, rec: Any) -> None:
-    """Write the GX report; on failure quarantine the batch and stop the run."""
+    """Write the GX report; on failure quarantine the batch and stop the run (warnings never do)."""
     atomic_write_text(m.run_dir / "validation" / f"{stage}.json", report.to_json())
     rec.detail["suites"] = {k: v["success"] for k, v in report.suites.items()}
-    rec.count(expectations_failed=len(report.failed_expectations()))
+    rec.count(expectations_failed=len(report.failed_expectations()), warnings=len(report.warnings()))
+    if report.warnings():
+        rec.detail["warnings"] = [{k: w.get(k) for k in ("suite", "type", "column", "observed_value")}
+                                  for w in report.warnings()]
+        log.warning("[%s] validate_%s: %d warning(s): %s", m.batch_id, stage, len(report.warnings()),
+                    "; ".join(f"{w['suite']} {w['column']}" for w in report.warnings()))
     if not report.success:
         folder = quarantine.quarantine_batch(
             m, f"validate_{stage}", "validation_failed", report.summary(),
@@ -199,9 +208,13 @@ def _gate(m: Manifest, stage: str, report: StageReport, rec: Any) -> None:
 
 
 def _run_gx(m: Manifest, stage: str, frames: dict[str, pl.DataFrame]) -> StageReport:
+    """Run a stage's suites; results and Data Docs go to ``<state>/gx`` (kept across runs, pruned)."""
     cfg = m.cfg
+    results = gx_results_dir(cfg)
+    if stage == "raw":  # once a run, at its first validation: keep the last runs' results only
+        prune_results(results, keep_batches=GX_KEEP_RUNS, current=m.batch_id)
     return run_suites(stage, frames, gx_project_dir=cfg.gx_project_dir,
-                      results_dir=m.run_dir / "gx", run_name=f"{m.batch_id}-{stage}")
+                      results_dir=results, run_name=f"{m.batch_id}-{stage}")
 
 
 def validate_raw(manifest_path: str) -> str:
@@ -427,7 +440,9 @@ def dbt_build(manifest_path: str) -> str:
     with record_stage(m, "dbt_build") as rec:
         try:
             # batch_id: tests over the append-only detail tables check this batch's rows only
-            result = run_dbt(["build", "--vars", json.dumps({"batch_id": m.batch_id})],
+            # NEWSDESK_DBT_FULL_REFRESH=1: rebuild the incremental tables (on_schema_change is fail)
+            full = ["--full-refresh"] if os.environ.get("NEWSDESK_DBT_FULL_REFRESH", "0") == "1" else []
+            result = run_dbt(["build", *full, "--vars", json.dumps({"batch_id": m.batch_id})],
                              project_dir=cfg.dbt_project_dir, database=m.work_db, work_dir=m.run_dir / "dbt",
                              progress=f"[{m.batch_id}] dbt build")
         except DbtFailed as exc:
@@ -465,6 +480,8 @@ def validate_marts(manifest_path: str) -> str:
         with warehouse.connect(m.work_db, read_only=True) as con:
             frames = mart_frames(con, m.run_dir / "marts")
         rec.count(**{k: v.height for k, v in frames.items()})
+        # tonight's drift measures: the next run compares itself with them (run_log), the dashboard shows them
+        rec.detail["drift"] = frames["marts.drift"].to_dicts()[0]
         _gate(m, "marts", _run_gx(m, "marts", frames), rec)
     return manifest_path
 
