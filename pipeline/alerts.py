@@ -24,11 +24,11 @@ import smtplib
 import urllib.request
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseNotifier
 
+from pipeline.alert_log import append_line
 from pipeline.config import Operations, Settings
 
 log = logging.getLogger("newsdesk")
@@ -111,13 +111,6 @@ def summary_line(alert: dict[str, Any]) -> str:
     return " ".join(p for p in parts if p).replace("  ", " ")
 
 
-def append_line(path: Path, record: dict[str, Any]) -> None:
-    """Append one JSON line (one ``write`` of a whole line, so concurrent writers never interleave)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record, default=str, ensure_ascii=False) + "\n")
-
-
 def post_webhook(url: str, alert: dict[str, Any]) -> None:
     body = json.dumps(alert, default=str).encode()
     req = urllib.request.Request(url, data=body, method="POST",
@@ -196,16 +189,3 @@ class NewsdeskNotifier(BaseNotifier):
         import asyncio
 
         await asyncio.to_thread(send_alert, self.event, context)
-
-
-def read_alerts(path: Path, limit: int = 20) -> list[dict[str, Any]]:
-    """The newest ``limit`` alert lines (newest first); unreadable lines are skipped."""
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines()[-limit:]:
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out[::-1]

@@ -318,7 +318,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
-    from pipeline.alerts import read_alerts
+    from pipeline.alert_log import read_alerts
     from pipeline.config import Operations
 
     ops = Operations.from_env({**os.environ, "NEWSDESK_STATE": str(_settings(args).state_dir)})

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.alerts import NewsdeskNotifier, read_alerts
+from pipeline.alert_log import read_alerts
+from pipeline.alerts import NewsdeskNotifier
 from pipeline.runs import Manifest
 
 from .listeners import smtp_listener, webhook_listener

@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 from pipeline import airflow_runner, warehouse
-from pipeline.alerts import read_alerts
+from pipeline.alert_log import read_alerts
 from pipeline.cli import main as cli_main
 from pipeline.config import Settings
 
