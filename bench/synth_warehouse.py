@@ -11,7 +11,8 @@ run measured (docs/performance.md: ~39 mentions and ~7 quotations per article, ~
 * sentences: one per paragraph line, with exact offsets into the text;
 * entity_mentions: per article ~15 distinct actors drawn log-uniformly from a pool (a few are
   everywhere, most are rare, as in news), each mentioned 1–5 times, spans inside real sentences;
-* quotes: most sentences of 40+ characters hold one, attributed to a person the article mentions when it mentions enough (a share stays unattributed, as in news).
+* quotes: most sentences of 40+ characters hold one, attributed to a person the article
+  mentions when it mentions enough (a share stays unattributed, as in news).
 
 Names are labels ("Person 00042"), never real people: this is a load fixture, not data.
 
@@ -89,7 +90,8 @@ def build(corpus: Path, wh: Path, *, articles: int, seed: float = 0.42) -> dict[
                    p.sentence_id, s."start", s."start" + 1 AS "end", substring(a.text, s."start" + 1, 1) AS text,
                    CASE p.actor_type WHEN 'person' THEN 'PERSON' WHEN 'organisation' THEN 'ORG' ELSE 'LOC' END
                        AS label,
-                   upper(p.actor_type[1]) || p.actor_type[2:] || ' ' || lpad(p.rank::VARCHAR, 5, '0') AS actor, p.actor_type,
+                   upper(p.actor_type[1]) || p.actor_type[2:] || ' ' || lpad(p.rank::VARCHAR, 5, '0') AS actor,
+                   p.actor_type,
                    CASE p.actor_type WHEN 'person' THEN 'PERSON' WHEN 'organisation' THEN 'ORG' ELSE 'LOC' END
                        AS ner_label, false AS is_outlet, p.actor_id
             FROM placed p JOIN sentences s USING (article_id, sentence_id) JOIN articles a USING (article_id)""")
