@@ -99,7 +99,7 @@ def test_readers_see_the_old_or_the_new_snapshot_during_a_full_run(env: Settings
     try:
         # keep no older snapshot: the old one would be pruned at once, were a reader not holding it
         run = subprocess.run([sys.executable, "-m", "pipeline.cli", "run"], cwd=REPO, capture_output=True,
-                             text=True, env=clean_env(env, NEWSDESK_KEEP_SNAPSHOTS="0"), timeout=600)
+                             text=True, env=clean_env(env, NEWSDESK_KEEP_SNAPSHOTS="0"), timeout=1200)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
         new_id = snapshots.snapshot_id(snapshots.resolve(env.warehouse))
         deadline = time.monotonic() + 60
@@ -159,6 +159,13 @@ def test_cli_readers_on_the_published_snapshot(env: Settings, tmp_path: Path, ca
     manifest = json.loads((tmp_path / "marts" / "manifest.json").read_text())
     assert set(manifest["tables"]) == {"mentions_per_actor", "quote_counts_per_source", "activity_per_actor_daily",
                                        "co_mentions", "quotes_in_context", "top_quotes"}, "the marts, not int_*"
+    # what newsdesk_marts_export (scheduled on the Asset publish updates) writes: a folder per snapshot, latest
+    from pipeline.export import export_snapshot
+
+    done = export_snapshot(env.warehouse, tmp_path / "exports", expected={"snapshot_id": "x"})
+    latest = tmp_path / "exports" / "latest"
+    assert latest.resolve() == Path(done["folder"]) and (latest / "co_mentions.parquet").exists()
+    assert json.loads((latest / "manifest.json").read_text())["expected_snapshot"] == "x"
     cli("export", "--to", str(tmp_path / "everything"), "--all")
     everything = set(json.loads((tmp_path / "everything" / "manifest.json").read_text())["tables"])
     assert {"int_article_actor_pairs", "actors", "articles", "quotes"} <= everything
