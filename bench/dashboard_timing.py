@@ -105,7 +105,7 @@ def one_run(warehouse: Path, state: Path, work: Path) -> dict[str, float]:
         finally:
             second.quit()
         box = next(e for e in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stMultiSelect']")
-                   if "all outlets" in e.text).find_element(By.TAG_NAME, "input")
+                   if e.text.startswith("Outlets")).find_element(By.TAG_NAME, "input")
         box.click()
         box.send_keys(Keys.ARROW_DOWN, Keys.ENTER, Keys.ESCAPE)  # the first (largest) outlet
         out["filter_outlet"] = settle(driver, "Filtered:")

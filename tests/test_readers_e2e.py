@@ -280,18 +280,23 @@ def test_dashboard_in_headless_chromium(env: Settings, tmp_path: Path, monkeypat
         wait.until(lambda d: "Donald Trump · person" in body() and "Its quotations" in body() and settled())
         no_exception()
         text = body()
-        assert "Mentioned with" in text and "Outlets quoting it" in text
-        assert {"Vladimir Putin", "Example Wire", "(unknown outlet)"} <= set(chart_labels())
+        assert "Mentioned with" in text and "Outlets quoting it" in text and "view=Actor" in driver.current_url
+        assert "Vladimir Putin" in chart_labels() and "do whatever the hell they want" in grid_cells()
+        # ---- or find one by name: Zelenskiy, quoted by both outlets ----------------------------------------
+        find = driver.find_element(By.CSS_SELECTOR, "input[aria-label='Find an actor']")
+        find.send_keys("Zelen", Keys.ENTER)
+        wait.until(lambda d: "Volodymyr Zelenskiy · person" in body() and settled())
+        no_exception()
+        assert {"Example Wire", "(unknown outlet)", "Donald Trump"} <= set(chart_labels()), chart_labels()
         cells = grid_cells()
-        assert "do whatever the hell they want" in cells and "Example Wire" in cells
-        assert "open" in cells, "quotes of an article with a URL link to it"
-        assert "view=Actor" in driver.current_url
+        assert "There are losses; this is a fact," in cells and "Example Wire" in cells
+        assert "open" in cells, "a quotation whose article has a URL links to it"
         shot("dashboard_actor.png")
         # ---- a filtered view: one outlet, every chart and table follows ------------------------------------
         go("Overview")
         wait.until(lambda d: "Top actors" in body() and settled())
         outlets = next(e for e in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stMultiSelect']")
-                       if "all outlets" in e.text)
+                       if e.text.startswith("Outlets"))
         box = outlets.find_element(By.TAG_NAME, "input")
         box.click()
         box.send_keys("Example Wire", Keys.ENTER)

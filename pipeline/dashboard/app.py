@@ -164,7 +164,11 @@ if view == "Overview":
         hit = (event.selection.get("pick") if event and event.selection else None) or []
         if hit and hit[0].get("actor_id"):
             open_actor(hit[0]["actor_id"])
-    time_chart(q("top_actors_over_time", F, min(top, 10), GRAIN), "mentions", "actor", "Mentions", "actors_over_time")
+    series: pl.DataFrame = q("top_actors_over_time", F, min(top, 10), GRAIN)
+    if not series.is_empty() and series["day"].n_unique() == 1:
+        st.caption(f"All of it on one day ({series['day'][0]}): no time chart, the bars above are that day's.")
+    else:
+        time_chart(series, "mentions", "actor", "Mentions", "actors_over_time")
     left, right = st.columns(2)
     with left:
         st.subheader("Quotes per source")
@@ -197,10 +201,8 @@ elif view == "Actor":
     found: pl.DataFrame = q("find_actors", F, name, 200)
     options = found["actor_id"].to_list()
     current = st.session_state.get("actor_id")
-    if current and current not in options:
-        profile_now = q("actor_profile", current)
-        if profile_now:
-            options = [current, *options]
+    if current and current not in options and not name.strip() and q("actor_profile", current):
+        options = [current, *options]  # opened by a click or a link: keep it while nothing is searched
     labels = dict(zip(found["actor_id"], found["actor"] + " (" + found["actor_type"] + ")", strict=True))
     if not options:
         st.info("No actor matches.")

@@ -429,18 +429,19 @@ def top_quotes_table(con: duckdb.DuckDBPyConnection, f: Filters, per_speaker: in
         where, params = f.sql(day=None, outlet=None, actor_type="p.actor_type")
         return query_frame(con, f"""
             WITH speakers AS (
-                SELECT c.source_id AS speaker_id FROM quote_counts_per_source AS c
+                SELECT c.source_id AS speaker_id, sum(c.quotes) AS total FROM quote_counts_per_source AS c
                 JOIN mentions_per_actor AS p ON p.actor_id = c.source_id WHERE {where}
-                GROUP BY c.source_id ORDER BY sum(c.quotes) DESC, any_value(c.source) LIMIT ?)
+                GROUP BY c.source_id ORDER BY total DESC, any_value(c.source) LIMIT ?)
             SELECT t.speaker, t.rank, t.quote_text AS quote, t.articles, t.outlets, t.outlet AS first_outlet,
                    t.title AS first_article, t.url
-            FROM top_quotes AS t JOIN speakers USING (speaker_id)
-            WHERE t.rank <= ? ORDER BY t.speaker, t.rank""", [*params, speakers, per_speaker])
+            FROM top_quotes AS t JOIN speakers AS s USING (speaker_id)
+            WHERE t.rank <= ? ORDER BY s.total DESC, t.speaker, t.rank""", [*params, speakers, per_speaker])
     where, params = f.sql(day=QUOTE_DAY, actor_type="speaker_type")
     return query_frame(con, f"""
         WITH q AS (SELECT *, lower(regexp_replace(trim(quote_text), '\\s+', ' ', 'g')) AS quote_key
                    FROM quotes_in_context WHERE speaker_id IS NOT NULL AND {where}),
-        speakers AS (SELECT speaker_id FROM q GROUP BY speaker_id ORDER BY count(*) DESC, any_value(speaker) LIMIT ?),
+        speakers AS (SELECT speaker_id, count(*) AS total FROM q GROUP BY speaker_id
+                     ORDER BY total DESC, any_value(speaker) LIMIT ?),
         grouped AS (
             SELECT speaker_id, any_value(speaker) AS speaker, quote_key, count(DISTINCT article_id) AS articles,
                    count(DISTINCT outlet) AS outlets, min(seen_at) AS first_quoted,
@@ -451,7 +452,8 @@ def top_quotes_table(con: duckdb.DuckDBPyConnection, f: Filters, per_speaker: in
                                          length(quote_key) DESC, first_quoted, quote_key) AS rank FROM grouped)
         SELECT r.speaker, r.rank, q.quote_text AS quote, r.articles, r.outlets, q.outlet AS first_outlet,
                q.title AS first_article, q.url
-        FROM ranked AS r JOIN q USING (quote_id) WHERE r.rank <= ? ORDER BY r.speaker, r.rank""",
+        FROM ranked AS r JOIN q USING (quote_id) JOIN speakers AS s ON s.speaker_id = r.speaker_id
+        WHERE r.rank <= ? ORDER BY s.total DESC, r.speaker, r.rank""",
                        [*params, speakers, per_speaker])
 
 
