@@ -71,8 +71,18 @@ def browser(profile: Path) -> Any:
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
 
 
+def server_seconds(driver: Any) -> float | None:
+    """The page's own "Page computed in X s" (the script's time on the server, queries included)."""
+    import re
+
+    from selenium.webdriver.common.by import By
+
+    found = re.search(r"Page computed in ([0-9.]+) s", driver.find_element(By.TAG_NAME, "body").text)
+    return float(found.group(1)) if found else None
+
+
 def settle(driver: Any, must: str, timeout: float = 300) -> float:
-    """Seconds until ``must`` is on the page and Streamlit has stopped running; the page's own compute time too."""
+    """Seconds until ``must`` is on the page and Streamlit has stopped running."""
     from selenium.webdriver.common.by import By
 
     t0 = time.perf_counter()
@@ -98,10 +108,12 @@ def one_run(warehouse: Path, state: Path, work: Path) -> dict[str, float]:
     try:
         driver.get(url)
         out["first_view_cold"] = settle(driver, "Most reported quotations")
+        out["first_view_cold_server"] = server_seconds(driver)
         second = browser(work / f"p{port}b")
         try:
             second.get(url)
             out["first_view_warm"] = settle(second, "Most reported quotations")
+            out["first_view_warm_server"] = server_seconds(second)
         finally:
             second.quit()
         box = next(e for e in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stMultiSelect']")
@@ -109,21 +121,25 @@ def one_run(warehouse: Path, state: Path, work: Path) -> dict[str, float]:
         box.click()
         box.send_keys(Keys.ARROW_DOWN, Keys.ENTER, Keys.ESCAPE)  # the first (largest) outlet
         out["filter_outlet"] = settle(driver, "Filtered:")
-        clear = driver.find_elements(By.CSS_SELECTOR, "[data-testid='stMultiSelect'] [role='button'][aria-label]")
-        target = next((c for c in clear if "Remove" in (c.get_attribute("aria-label") or "")), None)
-        if target is None:  # older markup: the tag's close icon
-            target = driver.find_element(By.CSS_SELECTOR, "[data-testid='stMultiSelect'] span[role='presentation']")
-        target.click()
+        out["filter_outlet_server"] = server_seconds(driver)
+        box = next(e for e in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stMultiSelect']")
+                   if e.text.startswith("Outlets")).find_element(By.TAG_NAME, "input")
+        box.click()
+        box.send_keys(Keys.BACKSPACE, Keys.ESCAPE)  # removes the outlet again: the unfiltered page, cached
         out["filter_back"] = settle(driver, "Most reported quotations")
+        out["filter_back_server"] = server_seconds(driver)
         driver.find_elements(By.CSS_SELECTOR, "[data-testid='stVegaLiteChart'] g.mark-rect path")[0].click()
         out["actor_page"] = settle(driver, "Its quotations")
+        out["actor_page_server"] = server_seconds(driver)
         radio = driver.find_element(By.CSS_SELECTOR, "[data-testid='stSidebar'] [data-testid='stRadio']")
         next(e for e in radio.find_elements(By.TAG_NAME, "label") if e.text == "Quotes").click()
         out["quotes_view"] = settle(driver, "Quotations 1–")
+        out["quotes_view_server"] = server_seconds(driver)
         page = driver.find_element(By.CSS_SELECTOR, "[data-testid='stNumberInput'] input")
         page.send_keys(Keys.CONTROL, "a")
         page.send_keys("2", Keys.ENTER)
         out["quotes_next_page"] = settle(driver, "Quotations 26–")
+        out["quotes_next_page_server"] = server_seconds(driver)
     finally:
         driver.quit()
         server.terminate()
@@ -146,7 +162,8 @@ def main(argv: list[str] | None = None) -> None:
             r = one_run(args.warehouse, args.state, Path(tmp))
             runs.append({**r, "load_1min": round(load, 2)})
             print(json.dumps({"run": i, **runs[-1]}), flush=True)
-    medians = {k: round(statistics.median(r[k] for r in runs), 2) for k in runs[0] if k != "load_1min"}
+    medians = {k: round(statistics.median(r[k] for r in runs if r[k] is not None), 2) for k in runs[0]
+               if k != "load_1min" and any(r[k] is not None for r in runs)}
     report = {"warehouse": str(args.warehouse), "runs": runs, "median_seconds": medians,
               "load_1min": [r["load_1min"] for r in runs]}
     print(json.dumps(report, indent=2))

@@ -545,10 +545,13 @@ def drift_measures(con: duckdb.DuckDBPyConnection) -> dict[str, float | None]:
 
 def last_published_drift(con: duckdb.DuckDBPyConnection) -> dict[str, float | None]:
     """The drift measures the last published run recorded (its validate_marts stage in run_log)."""
-    rows = con.execute("""
-        SELECT r.detail FROM run_log r JOIN publish_log p USING (batch_id)
-        WHERE r.stage = 'validate_marts' AND r.status = 'success'
-        ORDER BY p.published_at DESC LIMIT 1""").fetchall()
+    try:
+        rows = con.execute("""
+            SELECT r.detail FROM run_log r JOIN publish_log p USING (batch_id)
+            WHERE r.stage = 'validate_marts' AND r.status = 'success'
+            ORDER BY p.published_at DESC LIMIT 1""").fetchall()
+    except duckdb.CatalogException:  # no run log yet: nothing was published before
+        rows = []
     found = json.loads(rows[0][0] or "{}").get("drift") if rows else None
     return {k: (found or {}).get(k) for k in ("attributed_share", "untyped_actor_share")}
 
