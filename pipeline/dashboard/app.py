@@ -134,6 +134,7 @@ cols[2].metric("Actors", f"{info.actors:,}")
 cols[3].metric("Mentions", f"{info.mentions:,}")
 cols[4].metric("Quotes", f"{info.quotes:,}")
 cols[5].metric("Attributed", f"{info.attributed_quotes / max(info.quotes, 1):.0%}")
+st.caption("Totals of the whole snapshot; every chart and table below follows the filters.")
 
 
 def time_chart(frame: pl.DataFrame, value: str, color: str | None, title: str, name: str) -> None:
@@ -166,7 +167,7 @@ if view == "Overview":
             open_actor(hit[0]["actor_id"])
     series: pl.DataFrame = q("top_actors_over_time", F, min(top, 10), GRAIN)
     if not series.is_empty() and series["day"].n_unique() == 1:
-        st.caption(f"All of it on one day ({series['day'][0]}): no time chart, the bars above are that day's.")
+        st.caption(f"All of it in one {GRAIN} (from {series['day'][0]}): no time chart, the bars above count it.")
     else:
         time_chart(series, "mentions", "actor", "Mentions", "actors_over_time")
     left, right = st.columns(2)
