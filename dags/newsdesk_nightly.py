@@ -46,6 +46,7 @@ from pipeline import stages
 from pipeline.alerts import NewsdeskNotifier
 from pipeline.assets import MARTS  # the published marts (Asset)
 from pipeline.config import Operations
+from pipeline.warehouse import WarehouseVersionError
 
 RETRIES = int(os.environ.get("NEWSDESK_TASK_RETRIES", "2"))
 RETRY_DELAY = timedelta(seconds=int(os.environ.get("NEWSDESK_RETRY_DELAY_SECONDS", "120")))
@@ -67,10 +68,10 @@ def _deadline() -> list[DeadlineAlert]:
 
 
 def _stage(fn, manifest_path: str) -> str:
-    """Run a stage; a quarantined batch fails the task for good instead of retrying."""
+    """Run a stage; a quarantined batch (or an unreadable warehouse) fails the task for good instead of retrying."""
     try:
         return fn(manifest_path)
-    except stages.BatchRejected as exc:
+    except (stages.BatchRejected, WarehouseVersionError) as exc:
         raise AirflowFailException(str(exc)) from exc
 
 

@@ -358,6 +358,17 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate_warehouse(args: argparse.Namespace) -> int:
+    from pipeline.migrate import import_warehouse
+
+    settings = _settings(args)
+    done = import_warehouse(Path(args.export_dir).resolve(), settings.warehouse, settings.build_dir)
+    print(f"imported {len(done['tables'])} tables (exported by DuckDB {done['from_duckdb']}) as {done['snapshot']}")
+    for path in done["moved_aside"]:
+        print(f"  unreadable old snapshots moved aside: {path} (delete when you no longer need them)")
+    return 0
+
+
 def _pop_newsdesk_flags(args: argparse.Namespace) -> None:
     """Let ``--state``/``--warehouse`` stand anywhere: ``newsdesk airflow standalone --state X``."""
     rest, it = [], iter(args.airflow_args)
@@ -480,6 +491,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("batch_id", nargs="?")
     p.set_defaults(func=cmd_quarantine)
 
+    p = sub.add_parser("migrate-warehouse", parents=[common],
+                       help="import a warehouse exported from another DuckDB version (python -m pipeline.migrate)",
+                       description="Imports the folder written by `python -m pipeline.migrate export WAREHOUSE DIR` "
+                                   "(run with the DuckDB that wrote the warehouse, e.g. 2.0.1) as a new snapshot "
+                                   "and points the warehouse path at it; the unreadable old snapshots are moved "
+                                   "aside, not deleted. See docs/scaling.md (DuckDB version).")
+    p.add_argument("export_dir")
+    p.set_defaults(func=cmd_migrate_warehouse)
+
     p = sub.add_parser("airflow", parents=[common], help="any airflow command with newsdesk's environment",
                        description="Runs `airflow ARGS` with AIRFLOW_HOME, the dags folder and the NEWSDESK_* "
                                    "settings of this project, e.g. `newsdesk airflow standalone` or "
@@ -496,8 +516,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "quarantine" and args.action == "release" and not args.batch_id:
         parser.error("quarantine release needs a BATCH_ID")
+    from pipeline.warehouse import WarehouseVersionError
+
     try:
         return args.func(args)
+    except WarehouseVersionError as exc:  # a file of another DuckDB version: say how to move it over
+        print(f"newsdesk: {exc}", file=sys.stderr)
+        return 2
     except (UserError, ValueError) as exc:  # bad flags or settings: one line, not a traceback
         if not isinstance(exc, UserError) and not str(exc).startswith("NEWSDESK_"):
             raise

@@ -1,11 +1,11 @@
 """``newsdesk shell``: an interactive SQL prompt on the published snapshot.
 
-The DuckDB CLI is not on PyPI for DuckDB 2.x (the ``duckdb-cli`` package is 1.x and cannot
-read 2.x files), so this is the standard library's :mod:`cmd` shell (readline editing and
-history, tab completion of commands) around one read-only connection. Statements end with
-``;`` and may span lines; dot commands mirror the DuckDB CLI's. The connection stays on the
-snapshot it opened, so a long session sees one consistent state while nightly runs publish;
-``.refresh`` moves it to the newest snapshot.
+The DuckDB CLI (``duckdb-cli`` on PyPI, 1.5.x like newsdesk's pin) opens a path and knows
+nothing of published snapshots, so this is the standard library's :mod:`cmd` shell (readline
+editing and history, tab completion of commands) around one read-only connection. Statements
+end with ``;`` and may span lines; dot commands mirror the DuckDB CLI's. The connection stays
+on the snapshot it opened, so a long session sees one consistent state while nightly runs
+publish; ``.refresh`` moves it to the newest snapshot.
 """
 
 from __future__ import annotations

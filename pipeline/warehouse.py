@@ -113,12 +113,58 @@ def duckdb_config(temp_dir: Path | None = None) -> dict[str, str]:
 
 
 def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open a warehouse file with extension downloads disabled and bounded memory."""
+    """Open a warehouse file with extension downloads disabled and bounded memory.
+
+    A file another DuckDB version wrote (2.x files are unreadable by 1.x) raises
+    :class:`WarehouseVersionError`, which says how to carry the warehouse over.
+    """
     config = duckdb_config()
-    if read_only:
-        return duckdb.connect(str(path), read_only=True, config=config)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(path), config=config)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return duckdb.connect(str(path), read_only=read_only, config=config)
+    except duckdb.Error as exc:
+        unreadable = _version_error(path, exc)
+        if unreadable is None:
+            raise
+        raise unreadable from exc
+
+
+class WarehouseVersionError(RuntimeError):
+    """The warehouse file was written by a DuckDB this one cannot read; retrying cannot help."""
+
+
+def file_writer(path: Path) -> tuple[int, str] | None:
+    """``(storage version number, DuckDB version)`` from a database file's header; None if it is none.
+
+    The header is read as bytes (magic ``DUCK`` at 8, the storage number at 12, the
+    writer's version string at 52), so it works on files this DuckDB refuses to open.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(84)
+    except OSError:
+        return None
+    if len(head) < 84 or head[8:12] != b"DUCK":
+        return None
+    return int.from_bytes(head[12:20], "little"), head[52:84].split(b"\0", 1)[0].decode("ascii", "replace")
+
+
+def _version_error(path: Path, exc: Exception) -> WarehouseVersionError | None:
+    writer = file_writer(path)
+    if writer is None:
+        return None
+    number, version = writer
+    ours = f"v{duckdb.__version__}"
+    if version.split(".")[0] == ours.split(".")[0] and "version number" not in str(exc):
+        return None
+    return WarehouseVersionError(
+        f"{path} was written by DuckDB {version} (storage version {number}); newsdesk uses DuckDB {ours}, "
+        "which cannot read it. Either rebuild it from your inputs (move the warehouse folder aside and run "
+        "`newsdesk run`: every input is read again), or carry it over: with a Python whose duckdb is "
+        f"{version.lstrip('v')}, run `python -m pipeline.migrate export {path} EXPORT_DIR` in this repository, "
+        "then `newsdesk migrate-warehouse EXPORT_DIR`. See docs/scaling.md (DuckDB version)."
+    )
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> object:
