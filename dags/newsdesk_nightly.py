@@ -12,25 +12,60 @@ stays as it is, and ``finalize`` records the outcome ``unchanged``.
 
 A batch that fails a data check is quarantined and its task fails without retries
 (``AirflowFailException``); other errors are retried. Runs never overlap
-(``max_active_runs=1``): each builds on the snapshot the previous one published.
+(``max_active_runs=1``): each builds on the snapshot the previous one published, so a hung
+run must not block the next forever: every task has an ``execution_timeout`` and the run a
+``dagrun_timeout`` (``NEWSDESK_TASK_TIMEOUTS``, ``NEWSDESK_DAGRUN_TIMEOUT_HOURS``).
+
+Alerts (``pipeline.alerts.NewsdeskNotifier``): a failed run writes an alert line and, when
+configured, posts a webhook and sends mail; a deadline alert fires when a night is not
+published by ``NEWSDESK_PUBLISH_BY`` (UTC). ``publish`` updates the Asset ``newsdesk_marts``
+(the published marts), on which other DAGs can be scheduled (``dags/newsdesk_marts_export.py``).
 """
 
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pendulum
-from airflow.sdk import Param, dag, get_current_context, setup, task, teardown
+from airflow.sdk import (
+    AsyncCallback,
+    CronDataIntervalTimetable,
+    DeadlineAlert,
+    DeadlineReference,
+    Param,
+    dag,
+    get_current_context,
+    setup,
+    task,
+    teardown,
+)
 from airflow.sdk.exceptions import AirflowFailException
-from airflow.timetables.interval import CronDataIntervalTimetable
 
 from pipeline import stages
 from pipeline.sources import SourceConfigError
+from pipeline.alerts import NewsdeskNotifier
+from pipeline.assets import MARTS  # the published marts (Asset)
+from pipeline.config import Operations
 from pipeline.warehouse import WarehouseVersionError
 
 RETRIES = int(os.environ.get("NEWSDESK_TASK_RETRIES", "2"))
 RETRY_DELAY = timedelta(seconds=int(os.environ.get("NEWSDESK_RETRY_DELAY_SECONDS", "120")))
+OPS = Operations.from_env()
+SCHEDULE_AT = time(2, 30)  # UTC, the cron below
+
+
+def _timeout(task_id: str) -> timedelta | None:
+    return OPS.task_timeouts.get(task_id)
+
+
+def _deadline() -> list[DeadlineAlert]:
+    """A night queued at 02:30 that is not published by NEWSDESK_PUBLISH_BY alerts (none when 'off')."""
+    after = OPS.publish_deadline_after(SCHEDULE_AT)
+    if after is None:
+        return []
+    return [DeadlineAlert(reference=DeadlineReference.DAGRUN_QUEUED_AT, interval=after, name="published_by",
+                          callback=AsyncCallback(NewsdeskNotifier, kwargs={"event": "deadline_missed"}))]
 
 
 def _stage(fn, manifest_path: str) -> str:
@@ -43,10 +78,13 @@ def _stage(fn, manifest_path: str) -> str:
 
 @dag(
     dag_id="newsdesk_nightly",
-    schedule=CronDataIntervalTimetable("30 2 * * *", timezone="UTC"),
+    schedule=CronDataIntervalTimetable(f"{SCHEDULE_AT.minute} {SCHEDULE_AT.hour} * * *", timezone="UTC"),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    dagrun_timeout=OPS.dagrun_timeout,
+    on_failure_callback=NewsdeskNotifier(event="dag_failed"),
+    deadline=_deadline(),
     default_args={
         "owner": "newsdesk",
         "retries": RETRIES,
@@ -64,7 +102,7 @@ def _stage(fn, manifest_path: str) -> str:
 )
 def newsdesk_nightly():
     @setup
-    @task
+    @task(execution_timeout=_timeout("start_run"))
     def start_run() -> str:
         ctx = get_current_context()
         params = ctx["params"]
@@ -76,50 +114,53 @@ def newsdesk_nightly():
             overrides={"input_dir": params.get("input_dir"), "warehouse": params.get("warehouse")},
         )
 
-    @task
+    @task(execution_timeout=_timeout("ingest"))
     def ingest(manifest: str) -> str:
         return _stage(stages.ingest, manifest)
 
-    @task.short_circuit
+    @task.short_circuit(execution_timeout=_timeout("anything_new"))
     def anything_new(manifest: str) -> str | bool:
         # nothing new: skip every stage up to publish (finalize, a teardown, still runs)
         return manifest if stages.anything_new(manifest) else False
 
-    @task
+    @task(execution_timeout=_timeout("validate_raw"))
     def validate_raw(manifest: str) -> str:
         return _stage(stages.validate_raw, manifest)
 
-    @task
+    @task(execution_timeout=_timeout("nlp"))
     def nlp(manifest: str) -> str:
         return _stage(stages.nlp, manifest)
 
-    @task
+    @task(execution_timeout=_timeout("validate_nlp"))
     def validate_nlp(manifest: str) -> str:
         return _stage(stages.validate_nlp, manifest)
 
-    @task
+    @task(execution_timeout=_timeout("load"))
     def load(manifest: str) -> str:
         return _stage(stages.load, manifest)
 
-    @task
+    @task(execution_timeout=_timeout("validate_warehouse"))
     def validate_warehouse(manifest: str) -> str:
         return _stage(stages.validate_warehouse, manifest)
 
-    @task
+    @task(execution_timeout=_timeout("dbt_build"))
     def dbt_build(manifest: str) -> str:
         return _stage(stages.dbt_build, manifest)
 
-    @task
+    @task(execution_timeout=_timeout("validate_marts"))
     def validate_marts(manifest: str) -> str:
         return _stage(stages.validate_marts, manifest)
 
-    @task(retries=0)
+    @task(execution_timeout=_timeout("publish"), retries=0, outlets=[MARTS])
     def publish(manifest: str) -> str:
         # No automatic retry: a publish conflict means another run won; a human re-runs.
-        return _stage(stages.publish, manifest)
+        done = _stage(stages.publish, manifest)
+        # the Asset event says which snapshot was published (downstream DAGs read it)
+        get_current_context()["outlet_events"][MARTS].extra = stages.published_snapshot(done)
+        return done
 
     @teardown
-    @task
+    @task(execution_timeout=_timeout("finalize"))
     def finalize(manifest: str) -> dict:
         return stages.finalize(manifest)
 

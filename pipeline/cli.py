@@ -25,17 +25,43 @@ examples:
   newsdesk backfill --from 2026-11-01 --to 2026-11-07   one run per nightly interval, oldest first
   newsdesk shell                    interactive SQL on the published snapshot (.tables, .schema T)
   newsdesk dashboard                the dashboard on http://127.0.0.1:8501 (read-only)
-  newsdesk export --to out/         every mart as Parquet
-  newsdesk docs                     the dbt docs site (tables, columns, tests, lineage) as one HTML file
+  newsdesk export --to out/         every mart as Parquet (--all: detail and internal tables too)
+  newsdesk docs --serve             dbt docs and Great Expectations Data Docs on http://127.0.0.1:8580
+  newsdesk alerts                   the latest alerts (failed nights, missed deadlines)
   newsdesk snapshots                published snapshots on disk, which one is current, which are open
   newsdesk runs                     recent runs with their outcome and stage timings
   newsdesk quarantine list          batches and inputs the pipeline refused, with reasons
   newsdesk airflow standalone       the same DAG under a real scheduler and web UI
 
-environment: NEWSDESK_INPUT, NEWSDESK_WAREHOUSE, NEWSDESK_STATE, NEWSDESK_NLP_BATCH,
-NEWSDESK_NLP_PROCESSES, NEWSDESK_MAX_FILE_BYTES, NEWSDESK_MAX_RECORDS_PER_FILE, NEWSDESK_KEEP_SNAPSHOTS,
-NEWSDESK_MIN_FREE_MB, NEWSDESK_SOURCE_ROOTS, NEWSDESK_ALLOW_FETCH, NEWSDESK_FETCH_PRIVATE (flags win over variables).
 """
+
+
+def _epilog() -> str:
+    from pipeline.config import ENVIRONMENT
+
+    width = max(map(len, ENVIRONMENT))
+    lines = [f"  {name:<{width}}  {what}" for name, what in ENVIRONMENT.items()]
+    return EPILOG + "\nenvironment (flags win over variables):\n" + "\n".join(lines) + "\n"
+
+
+class UserError(Exception):
+    """A mistake in what the user asked for: shown as one line, exit code 2, no traceback."""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def v(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    deps = ", ".join(f"{n} {v(p)}" for n, p in (("Airflow", "apache-airflow"), ("dbt-core", "dbt-core"),
+                                                  ("dbt-duckdb", "dbt-duckdb"), ("DuckDB", "duckdb"),
+                                                  ("Great Expectations", "great-expectations"),
+                                                  ("Polars", "polars"), ("spaCy", "spacy"), ("Streamlit", "streamlit")))
+    return f"newsdesk {v('newsdesk')} ({deps})"
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -77,7 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"newsdesk: {busy}", file=sys.stderr)
         return 1
     _progress_logging(args.verbose)
-    logical_date = datetime.fromisoformat(args.date).replace(tzinfo=UTC) if args.date else None
+    logical_date = _instant(args.date, "--date") if args.date else None
     print(f"newsdesk: running DAG {airflow_runner.DAG_ID} on {settings.input_dir}", file=sys.stderr)
     t0 = datetime.now(UTC)
     result = airflow_runner.run_dag(settings, logical_date=logical_date, quiet=not args.verbose)
@@ -111,9 +137,12 @@ def _find_run_dir(settings: Settings, run_id: str) -> Path | None:
     return None
 
 
-def _instant(text: str) -> datetime:
+def _instant(text: str, flag: str = "date") -> datetime:
     """``YYYY-MM-DD`` (midnight UTC) or an ISO timestamp, read as Airflow's backfill reads dates."""
-    value = datetime.fromisoformat(text)
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UserError(f"{flag} {text!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -126,7 +155,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         print(f"newsdesk: input {settings.input_dir} does not exist", file=sys.stderr)
         return 2
     _progress_logging(args.verbose)
-    start, end = _instant(args.start), _instant(args.end)
+    start, end = _instant(args.start, "--from"), _instant(args.end, "--to")
+    if start > end:
+        raise UserError(f"--from {args.start} is after --to {args.end}")
     intervals = airflow_runner.backfill_intervals(settings, start, end)
     print(f"newsdesk: backfilling {len(intervals)} interval(s) of {airflow_runner.DAG_ID} "
           f"with logical dates in [{start.isoformat()}, {end.isoformat()}]", file=sys.stderr)
@@ -223,7 +254,12 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if args.action == "release":
-        folder = quarantine.release(settings, args.batch_id)
+        try:
+            folder = quarantine.release(settings, args.batch_id)
+        except FileNotFoundError:
+            known = [b["batch_id"] for b in quarantine.batches(settings) if not b["released"]]
+            raise UserError(f"no quarantined batch {args.batch_id!r} in {settings.quarantine_dir}; held: "
+                            + (", ".join(known[:10]) or "none") + " (see: newsdesk quarantine list)") from None
         print(f"released {args.batch_id}: the next run takes its articles again ({folder} is kept)")
         return 0
     found = quarantine.batches(settings)
@@ -272,13 +308,44 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
+    from pipeline import snapshots
     from pipeline.dbt_docs import generate_docs
+    from pipeline.docs_server import gx_data_docs, make_server
 
     settings = _settings(args)
     if not _published_or_explain(settings):
         return 1
     index = generate_docs(settings, Path(args.out).resolve() if args.out else None)
-    print(f"dbt docs of the published snapshot: {index}\nopen it in a browser: file://{index}")
+    gx_index = gx_data_docs(settings)
+    print(f"dbt docs of the published snapshot:  file://{index}")
+    print(f"Great Expectations Data Docs:        file://{gx_index}")
+    if not args.serve:
+        return 0
+    server = make_server(index.parent, gx_index.parent, snapshots.snapshot_id(snapshots.resolve(settings.warehouse)),
+                         address=args.address, port=args.port)
+    host, port = server.server_address[:2]
+    print(f"serving both on http://{host}:{port}/  (dbt: /dbt/, Data Docs: /gx/); Ctrl-C stops", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from pipeline.alert_log import read_alerts
+    from pipeline.config import Operations
+
+    ops = Operations.from_env({**os.environ, "NEWSDESK_STATE": str(_settings(args).state_dir)})
+    found = read_alerts(ops.alerts_log, limit=args.limit) if ops.alerts_log else []
+    if not found:
+        print(f"no alerts in {ops.alerts_log}")
+        return 0
+    for a in found:
+        print(f"{a.get('at')}  {a.get('text') or a.get('event')}"
+              + (f"  [{a['channel']} {a['error']}]" if a.get("event") == "delivery_failed" else ""))
     return 0
 
 
@@ -355,9 +422,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="newsdesk: find who is mentioned and who is quoted, through which outlet, in news "
                     "articles. Airflow runs the pipeline, Polars and spaCy tag the text, DuckDB holds the "
                     "warehouse, dbt builds the marts, Great Expectations checks every stage.",
-        epilog=EPILOG,
+        epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("run", parents=[common], help="run the nightly DAG once on an input folder",
@@ -411,15 +479,21 @@ def build_parser() -> argparse.ArgumentParser:
                                    ".tables, .schema TABLE, .refresh, .help). History is kept in the state folder.")
     p.set_defaults(func=cmd_shell)
 
-    p = sub.add_parser("export", parents=[common], help="write every mart of the published snapshot as Parquet")
+    p = sub.add_parser("export", parents=[common], help="write the marts of the published snapshot as Parquet")
     p.add_argument("--to", required=True, metavar="DIR", help="folder for <mart>.parquet files and manifest.json")
-    p.add_argument("--all", action="store_true", help="also the detail tables (articles, quotes, ...)")
+    p.add_argument("--all", action="store_true", help="also the detail tables (articles, quotes, ...) and dbt's "
+                                                      "internal ones (int_*, actors, actor_resolution)")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("docs", parents=[common], help="generate the dbt docs site of the published snapshot",
+    p = sub.add_parser("docs", parents=[common], help="dbt docs and GX Data Docs (--serve: on loopback)",
                        description="Runs `dbt docs generate --static` on the published snapshot (read-only) and "
-                                   "writes one self-contained HTML file (default: <state>/docs/site/index.html).")
-    p.add_argument("--out", metavar="DIR", help="folder for index.html")
+                                   "writes one self-contained HTML file (default: <state>/docs/site/index.html); "
+                                   "prints it with the Great Expectations Data Docs the runs keep in <state>/gx. "
+                                   "--serve serves both over HTTP, bound to 127.0.0.1 unless --address says otherwise.")
+    p.add_argument("--out", metavar="DIR", help="folder for the dbt site's index.html")
+    p.add_argument("--serve", action="store_true", help="serve both sites over HTTP until Ctrl-C")
+    p.add_argument("--port", type=int, default=8580, help="port for --serve (default 8580; 0 picks a free one)")
+    p.add_argument("--address", default="127.0.0.1", help="interface for --serve (default: loopback only)")
     p.set_defaults(func=cmd_docs)
 
     p = sub.add_parser("dashboard", parents=[common], help="serve the dashboard (Streamlit) on loopback",
@@ -428,6 +502,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--address", default="127.0.0.1", help="interface to bind (default: loopback only)")
     p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("alerts", parents=[common], help="latest alerts: failed nights, missed publish deadlines")
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(func=cmd_alerts)
 
     p = sub.add_parser("snapshots", parents=[common], help="published snapshots on disk")
     p.set_defaults(func=cmd_snapshots)
@@ -471,6 +549,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except WarehouseVersionError as exc:  # a file of another DuckDB version: say how to move it over
+        print(f"newsdesk: {exc}", file=sys.stderr)
+        return 2
+    except (UserError, ValueError) as exc:  # bad flags or settings: one line, not a traceback
+        if not isinstance(exc, UserError) and not str(exc).startswith("NEWSDESK_"):
+            raise
         print(f"newsdesk: {exc}", file=sys.stderr)
         return 2
 

@@ -25,12 +25,26 @@ Environment variables (all optional):
 ``NEWSDESK_FETCH_PRIVATE`` networks (CIDR, comma-separated) that may be fetched although private or loopback
                            (an intranet feed server); default none
 ``NEWSDESK_MIN_FREE_MB``   free disk space a heavy stage keeps in reserve beyond its estimate; default 64
+
+Operations (read where the scheduler parses the DAG and where alerts are sent; see :class:`Operations`):
+
+``NEWSDESK_TASK_TIMEOUTS``       per-task ``execution_timeout`` in minutes, e.g. ``nlp=300,dbt_build=90``
+                                 (over the defaults in ``TASK_TIMEOUT_MINUTES``)
+``NEWSDESK_DAGRUN_TIMEOUT_HOURS`` a run still going after this is failed, so the next night can start; default 12
+``NEWSDESK_PUBLISH_BY``          UTC time of day by which the night must be published (deadline alert), ``HH:MM``;
+                                 default 06:30, ``off`` disables it
+``NEWSDESK_ALERTS_LOG``          alert lines (JSON, one per alert); default ``<state>/alerts.log``
+``NEWSDESK_ALERT_WEBHOOK``       URL an alert is POSTed to as JSON (Slack-style ``text`` included)
+``NEWSDESK_ALERT_SMTP``          ``host:port`` of a mail server alerts are sent through
+``NEWSDESK_ALERT_EMAIL_TO``      comma-separated recipients; ``NEWSDESK_ALERT_EMAIL_FROM`` the sender
+``NEWSDESK_ALERT_SMTP_USER``, ``NEWSDESK_ALERT_SMTP_PASSWORD``, ``NEWSDESK_ALERT_SMTP_STARTTLS`` (1/0)
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -157,3 +171,111 @@ def _flag(name: str, value: Any) -> bool:
     if text in ("0", "false", "no", "off", ""):
         return False
     raise ValueError(f"setting {name} must be 1/0, true/false, yes/no or on/off, not {value!r}")
+# Per-task execution_timeout (minutes). Generous for a first load of a large corpus (the
+# whole 100k-article first run took ~23 min of NLP and ~1.5 min of dbt here): a timeout is
+# for a task that hangs, not one that is slow; NEWSDESK_TASK_TIMEOUTS tightens or widens them.
+TASK_TIMEOUT_MINUTES: dict[str, int] = {
+    "start_run": 10, "ingest": 90, "anything_new": 10, "validate_raw": 30, "nlp": 360, "validate_nlp": 60,
+    "load": 60, "validate_warehouse": 30, "dbt_build": 90, "validate_marts": 30, "publish": 15, "finalize": 15,
+    "export_marts": 30,
+}
+ENVIRONMENT: dict[str, str] = {  # every variable newsdesk reads (listed by `newsdesk --help`)
+    "NEWSDESK_INPUT": "input folder or sources.yaml (default seeds/)",
+    "NEWSDESK_WAREHOUSE": "published DuckDB file (default warehouse/newsdesk.duckdb)",
+    "NEWSDESK_STATE": "runs, quarantine, alerts, GX results, Airflow home (default .newsdesk/)",
+    "NEWSDESK_PROJECT_DIR": "repository root with dbt_project/, expectations/, dags/ (default: this checkout)",
+    "NEWSDESK_NLP_BATCH": "articles per NLP chunk (default 1000)",
+    "NEWSDESK_NLP_PROCESSES": "spaCy worker processes (default 2)",
+    "NEWSDESK_NER_MODEL": "NER model folder or package (default models/newsdesk_ner)",
+    "NEWSDESK_MAX_FILE_BYTES": "larger inputs are quarantined (default 20 MiB)",
+    "NEWSDESK_MAX_RECORDS_PER_FILE": "a file or feed with more records is refused as too_many_records (default 50,000)",
+    "NEWSDESK_SOURCE_ROOTS": "folders (:-separated) a sources.yaml found in the input may read besides its own",
+    "NEWSDESK_ALLOW_FETCH": "1 lets a sources.yaml found in the input folder fetch feeds and pages (default off)",
+    "NEWSDESK_FETCH_PRIVATE": "networks (CIDR, comma-separated) that may be fetched although private or loopback",
+    "NEWSDESK_MIN_FREE_MB": "free disk space a heavy stage keeps in reserve beyond its estimate (default 64)",
+    "NEWSDESK_KEEP_SNAPSHOTS": "older snapshots kept for readers (default 2)",
+    "NEWSDESK_DUCKDB_MEMORY": "DuckDB memory limit per connection (default 512MB)",
+    "NEWSDESK_DBT_THREADS": "dbt threads (default 1)",
+    "NEWSDESK_DBT_FULL_REFRESH": "1: rebuild dbt's incremental tables in full on the next run (after a schema change)",
+    "NEWSDESK_TASK_RETRIES": "Airflow retries per task (default 2)",
+    "NEWSDESK_RETRY_DELAY_SECONDS": "first retry delay (default 120; the CLI uses 5)",
+    "NEWSDESK_TASK_TIMEOUTS": "per-task timeouts in minutes, e.g. nlp=300,dbt_build=90",
+    "NEWSDESK_DAGRUN_TIMEOUT_HOURS": "a run still going after this fails (default 12)",
+    "NEWSDESK_PUBLISH_BY": "UTC HH:MM by which a night must be published, or off (default 06:30)",
+    "NEWSDESK_ALERTS_LOG": "alert lines, JSON (default <state>/alerts.log)",
+    "NEWSDESK_ALERT_WEBHOOK": "URL alerts are POSTed to (JSON with a Slack-style text)",
+    "NEWSDESK_ALERT_SMTP": "host:port of the mail server for alerts",
+    "NEWSDESK_ALERT_EMAIL_TO": "comma-separated alert recipients",
+    "NEWSDESK_ALERT_EMAIL_FROM": "alert sender (default newsdesk@localhost)",
+    "NEWSDESK_ALERT_SMTP_USER": "SMTP login, with NEWSDESK_ALERT_SMTP_PASSWORD",
+    "NEWSDESK_ALERT_SMTP_PASSWORD": "SMTP password",
+    "NEWSDESK_ALERT_SMTP_STARTTLS": "1 to STARTTLS before login",
+    "NEWSDESK_DRIFT_TOLERANCE": "largest nightly move of a drift share before a warning (default 0.10)",
+    "NEWSDESK_EXPORT_DIR": "where newsdesk_marts_export writes (default <state>/exports)",
+    "NEWSDESK_SHARED_DATA": "public corpora for tests and benchmarks (default ../shared/data)",
+}
+
+
+@dataclass(frozen=True)
+class Operations:
+    """How the scheduler bounds a run and whom it tells when a night goes wrong.
+
+    Read from the environment where the DAG file is parsed (timeouts, deadline) and where
+    an alert is sent (the notifier reads it at alert time, so a changed webhook needs no
+    DAG reload). Kept apart from :class:`Settings`, which is per run and goes into the
+    manifest: none of this changes what a run computes.
+    """
+
+    task_timeouts: dict[str, timedelta] = field(default_factory=dict)
+    dagrun_timeout: timedelta = timedelta(hours=12)
+    publish_by: time | None = time(6, 30)
+    alerts_log: Path | None = None
+    webhook: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    email_to: tuple[str, ...] = ()
+    email_from: str = "newsdesk@localhost"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Operations:
+        """Parse the ``NEWSDESK_*`` operations variables; a malformed value raises ValueError naming it."""
+        env = dict(os.environ if env is None else env)
+        minutes = dict(TASK_TIMEOUT_MINUTES)
+        for item in filter(None, (x.strip() for x in env.get("NEWSDESK_TASK_TIMEOUTS", "").split(","))):
+            task, eq, value = item.partition("=")
+            if not eq or not value.strip().isdigit() or int(value) <= 0:
+                raise ValueError(f"NEWSDESK_TASK_TIMEOUTS: {item!r} is not TASK=MINUTES")
+            minutes[task.strip()] = int(value)
+        publish_by = env.get("NEWSDESK_PUBLISH_BY", "06:30").strip()
+        try:
+            by = None if publish_by.lower() in ("", "off", "none") else time.fromisoformat(publish_by)
+        except ValueError as exc:
+            raise ValueError(f"NEWSDESK_PUBLISH_BY: {publish_by!r} is not HH:MM (UTC) or 'off'") from exc
+        smtp = env.get("NEWSDESK_ALERT_SMTP", "").strip()
+        host, _, port = smtp.rpartition(":") if ":" in smtp else (smtp, "", "25")
+        state = Path(env.get("NEWSDESK_STATE") or _default_project_dir() / ".newsdesk")
+        return cls(
+            task_timeouts={k: timedelta(minutes=v) for k, v in minutes.items()},
+            dagrun_timeout=timedelta(hours=float(env.get("NEWSDESK_DAGRUN_TIMEOUT_HOURS") or 12)),
+            publish_by=by,
+            alerts_log=Path(env.get("NEWSDESK_ALERTS_LOG") or state / "alerts.log").expanduser(),
+            webhook=env.get("NEWSDESK_ALERT_WEBHOOK") or None,
+            smtp_host=host or None,
+            smtp_port=int(port or 25),
+            email_to=tuple(a.strip() for a in env.get("NEWSDESK_ALERT_EMAIL_TO", "").split(",") if a.strip()),
+            email_from=env.get("NEWSDESK_ALERT_EMAIL_FROM") or cls.email_from,
+            smtp_user=env.get("NEWSDESK_ALERT_SMTP_USER") or None,
+            smtp_password=env.get("NEWSDESK_ALERT_SMTP_PASSWORD") or None,
+            smtp_starttls=env.get("NEWSDESK_ALERT_SMTP_STARTTLS", "0").lower() in ("1", "true", "yes"),
+        )
+
+    def publish_deadline_after(self, scheduled: time) -> timedelta | None:
+        """How long after a run scheduled at ``scheduled`` (UTC) its night must be published."""
+        if self.publish_by is None:
+            return None
+        start = timedelta(hours=scheduled.hour, minutes=scheduled.minute)
+        by = timedelta(hours=self.publish_by.hour, minutes=self.publish_by.minute)
+        return (by - start) % timedelta(days=1) or timedelta(days=1)

@@ -8,6 +8,7 @@ and anonymous usage statistics are off: nothing leaves the machine.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,32 @@ def _release_duckdb() -> None:
         env.close()
 
 
+def _progress_callback(prefix: str) -> Callable[[Any], None]:
+    """A dbtRunner callback logging nodes done out of the total, models built, and time left.
+
+    dbt announces every node with its index and the total ("12 of 138 START ..."); the line is
+    logged at most every few seconds (see :class:`pipeline.progress.Progress`).
+    """
+    from pipeline.progress import Progress
+
+    bar = Progress(prefix, None, "nodes")
+    built = {"models": 0, "tests": 0}
+
+    def on_event(event: Any) -> None:
+        name = event.info.name
+        if name == "LogStartLine" and bar.total is None:
+            bar.total = int(event.data.total) or None
+        elif name == "NodeFinished":
+            kind = event.data.node_info.resource_type
+            if kind == "model":
+                built["models"] += 1
+            elif kind in ("test", "unit_test"):
+                built["tests"] += 1
+            bar.update(bar.done + 1, **{"models built": built["models"], "tests run": built["tests"]})
+
+    return on_event
+
+
 @dataclass
 class DbtResult:
     command: str
@@ -55,7 +82,7 @@ class DbtResult:
 
 def run_dbt(
     command: list[str], *, project_dir: Path, database: Path, work_dir: Path, quiet: bool = True,
-    target: str | None = None, check: bool = True,
+    target: str | None = None, check: bool = True, progress: str | None = None,
 ) -> DbtResult:
     """Invoke ``dbt <command>`` on ``database``; raise :class:`DbtFailed` on any failure.
 
@@ -79,7 +106,7 @@ def run_dbt(
     if quiet:
         args = ["--quiet", *args]
     try:
-        res = dbtRunner().invoke(args)
+        res = dbtRunner(callbacks=[_progress_callback(progress)] if progress else None).invoke(args)
     finally:
         _release_duckdb()
         for k, v in env_before.items():

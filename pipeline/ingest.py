@@ -505,7 +505,8 @@ class IngestResult:
 def ingest_sources(sources: list[Source], batch_id: str, *, max_file_bytes: int,
                    seen: pl.DataFrame | None = None, cutoff: datetime | None = None,
                    now: datetime | None = None, spill_dir: Path | None = None,
-                   max_records_per_file: int = MAX_RECORDS_PER_FILE) -> IngestResult:
+                   max_records_per_file: int = MAX_RECORDS_PER_FILE,
+                   progress: Callable[[ReadStats, int], None] | None = None) -> IngestResult:
     """Read every new or changed input of ``sources`` into candidates and rejections.
 
     Candidate rows become an Arrow block every ``CANDIDATE_BLOCK`` rows, with their MinHash
@@ -573,6 +574,8 @@ def ingest_sources(sources: list[Source], batch_id: str, *, max_file_bytes: int,
                 manifest.append({**rec.__dict__, "batch_id": batch_id, "read_at": now})
             if len(rows) >= CANDIDATE_BLOCK or len(rejections) >= CANDIDATE_BLOCK:
                 flush()
+            if progress is not None:  # after each input: files seen so far, articles read so far
+                progress(stats, n_candidates + len(rows))
     flush()
     flush_rejections()
     if parts:

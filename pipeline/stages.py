@@ -28,6 +28,7 @@ from pipeline import dedup, diskspace, quarantine, runlock, schemas, warehouse
 from pipeline.config import Settings
 from pipeline.dbt import DbtFailed, run_dbt
 from pipeline.ingest import Rejection, ingest_sources, quarantine_frame
+from pipeline.progress import Progress
 from pipeline.runs import (
     Manifest,
     atomic_write_text,
@@ -38,10 +39,13 @@ from pipeline.runs import (
 )
 from pipeline.sources import load_sources
 from pipeline.validate import (
+    GX_KEEP_RUNS,
     StageReport,
+    gx_results_dir,
     mart_frames,
     nlp_frames,
     nlp_suite_frames,
+    prune_results,
     raw_frames,
     run_suites,
     warehouse_frames,
@@ -128,10 +132,13 @@ def ingest(manifest_path: str) -> str:
         sources = load_sources(cfg.input_dir, cfg.source_policy)
         seen = warehouse.published_table(cfg.warehouse, "ingest_inputs")
         spill, dedup_dir = m.run_dir / "ingest-parts", m.run_dir / "ingest-dedup"
+        bar = Progress(f"[{m.batch_id}] ingest", _count_inputs(sources), "inputs")
         try:  # the spilled parts and the dedup database go whether the stage succeeds or fails
             result = ingest_sources(sources, m.batch_id, max_file_bytes=cfg.max_file_bytes, seen=seen,
                                     cutoff=m.cutoff, now=now, spill_dir=spill,
-                                    max_records_per_file=cfg.max_records_per_file)
+                                    max_records_per_file=cfg.max_records_per_file,
+                                    progress=lambda st, n: bar.update(st.inputs, **{"files read": st.read,
+                                                                                    "articles": n}))
             held = quarantine.held_article_ids(cfg)
             candidates = result.candidates.join(held.lazy(), on="article_id", how="anti", maintain_order="left")
             resolved = dedup.resolve_duplicates(candidates, cfg.warehouse, now, work_dir=dedup_dir)
@@ -171,6 +178,19 @@ def ingest(manifest_path: str) -> str:
     return manifest_path
 
 
+def _count_inputs(sources: list) -> int:
+    """Inputs ingest will look at (files the sources include, plus one per feed URL): progress's total."""
+    from pipeline.ingest import iter_input_files
+
+    total = 0
+    for source in sources:
+        if source.feed_url:
+            total += 1
+        elif source.path is not None:
+            total += sum(1 for _, rel in iter_input_files(source.path) if source.wants(rel))
+    return total
+
+
 def anything_new(manifest_path: str) -> bool:
     """Whether the batch has anything to load; False ends the run right after ingest.
 
@@ -197,7 +217,7 @@ def anything_new(manifest_path: str) -> bool:
 
 
 def _gate(m: Manifest, stage: str, report: StageReport, rec: Any) -> None:
-    """Write the GX report; on failure quarantine the batch and stop the run."""
+    """Write the GX report; on failure quarantine the batch and stop the run (warnings never do)."""
     if os.environ.get(FAIL_HOOK_ENV) == stage:  # fault injection (tests): this gate fails as a real one would
         report.success = False
         report.suites["fault_injection"] = {"success": False, "expectations": [
@@ -205,7 +225,12 @@ def _gate(m: Manifest, stage: str, report: StageReport, rec: Any) -> None:
              "examples": [], "success": False}]}
     atomic_write_text(m.run_dir / "validation" / f"{stage}.json", report.to_json())
     rec.detail["suites"] = {k: v["success"] for k, v in report.suites.items()}
-    rec.count(expectations_failed=len(report.failed_expectations()))
+    rec.count(expectations_failed=len(report.failed_expectations()), warnings=len(report.warnings()))
+    if report.warnings():
+        rec.detail["warnings"] = [{k: w.get(k) for k in ("suite", "type", "column", "observed_value")}
+                                  for w in report.warnings()]
+        log.warning("[%s] validate_%s: %d warning(s): %s", m.batch_id, stage, len(report.warnings()),
+                    "; ".join(f"{w['suite']} {w['column']}" for w in report.warnings()))
     if not report.success:
         folder = quarantine.quarantine_batch(
             m, f"validate_{stage}", "validation_failed", report.summary(),
@@ -215,9 +240,13 @@ def _gate(m: Manifest, stage: str, report: StageReport, rec: Any) -> None:
 
 
 def _run_gx(m: Manifest, stage: str, frames: dict[str, pl.DataFrame]) -> StageReport:
+    """Run a stage's suites; results and Data Docs go to ``<state>/gx`` (kept across runs, pruned)."""
     cfg = m.cfg
+    results = gx_results_dir(cfg)
+    if stage == "raw":  # once a run, at its first validation: keep the last runs' results only
+        prune_results(results, keep_batches=GX_KEEP_RUNS, current=m.batch_id)
     return run_suites(stage, frames, gx_project_dir=cfg.gx_project_dir,
-                      results_dir=m.run_dir / "gx", run_name=f"{m.batch_id}-{stage}")
+                      results_dir=results, run_name=f"{m.batch_id}-{stage}")
 
 
 def validate_raw(manifest_path: str) -> str:
@@ -254,6 +283,7 @@ def nlp(manifest_path: str) -> str:
         if n == 0:  # nothing new: no model to load, empty parts keep the contract
             for t, schema in NLP_TABLES.items():
                 schemas.empty(schema).write_parquet(m.nlp_parts(t) / "part-00000.parquet")
+        bar = Progress(f"[{m.batch_id}] nlp", n, "articles")
         with entities.ner_workers(_processes_for(min(n, cfg.nlp_batch_size), cfg)):
             for part, offset in enumerate(range(0, n, cfg.nlp_batch_size)):
                 chunk = articles.slice(offset, cfg.nlp_batch_size).collect()
@@ -266,7 +296,7 @@ def nlp(manifest_path: str) -> str:
                 for t, frame in frames.items():
                     write_parquet_atomic(frame, m.nlp_parts(t) / f"part-{part:05d}.parquet")
                     totals[t] += frame.height
-                log.info("[%s] nlp: %d/%d articles", m.batch_id, min(offset + cfg.nlp_batch_size, n), n)
+                bar.update(min(offset + cfg.nlp_batch_size, n), force=True)
         rec.count(articles=n, **totals, nlp_failures=len(failures))
         if failures:
             _move_to_quarantine(m, quarantine_frame(failures, m.batch_id, "nlp", datetime.now(UTC)))
@@ -447,8 +477,11 @@ def dbt_build(manifest_path: str) -> str:
         _check_space(m, "dbt_build")
         try:
             # batch_id: tests over the append-only detail tables check this batch's rows only
-            result = run_dbt(["build", "--vars", json.dumps({"batch_id": m.batch_id})],
-                             project_dir=cfg.dbt_project_dir, database=m.work_db, work_dir=m.run_dir / "dbt")
+            # NEWSDESK_DBT_FULL_REFRESH=1: rebuild the incremental tables (on_schema_change is fail)
+            full = ["--full-refresh"] if os.environ.get("NEWSDESK_DBT_FULL_REFRESH", "0") == "1" else []
+            result = run_dbt(["build", *full, "--vars", json.dumps({"batch_id": m.batch_id})],
+                             project_dir=cfg.dbt_project_dir, database=m.work_db, work_dir=m.run_dir / "dbt",
+                             progress=f"[{m.batch_id}] dbt build")
         except DbtFailed as exc:
             rec.detail["failures"] = exc.failures
             failed_tests = [f for f in exc.failures if f.get("resource_type") == "test"]
@@ -459,7 +492,8 @@ def dbt_build(manifest_path: str) -> str:
             raise
         models = sum(1 for n in result.nodes if n["resource_type"] == "model")
         tests = sum(1 for n in result.nodes if n["resource_type"] == "test")
-        rec.count(models=models, tests=tests, passed=result.passed)
+        unit_tests = sum(1 for n in result.nodes if n["resource_type"] == "unit_test")
+        rec.count(models=models, tests=tests, unit_tests=unit_tests, passed=result.passed)
         rec.detail["slowest"] = sorted(result.nodes, key=lambda n: -n["seconds"])[:5]
         rec.detail["freshness"] = source_freshness(m)
     return manifest_path
@@ -483,6 +517,8 @@ def validate_marts(manifest_path: str) -> str:
         with warehouse.connect(m.work_db, read_only=True) as con:
             frames = mart_frames(con, m.run_dir / "marts")
         rec.count(**{k: v.height for k, v in frames.items()})
+        # tonight's drift measures: the next run compares itself with them (run_log), the dashboard shows them
+        rec.detail["drift"] = frames["marts.drift"].to_dicts()[0]
         _gate(m, "marts", _run_gx(m, "marts", frames), rec)
     return manifest_path
 
@@ -502,13 +538,20 @@ def publish(manifest_path: str) -> str:
                             "finished_at": datetime.now(UTC).isoformat(), "seconds": 0.0,
                             "rows": {"new_articles": new_articles}, "detail": {}, "error": None})
             warehouse.append_run_log(con, records)
-        rec.detail["snapshots"] = warehouse.publish(m.work_db, cfg.warehouse,
-                                                    snapshot_id=_free_snapshot_id(cfg.warehouse, m.batch_id),
+        snapshot_id = _free_snapshot_id(cfg.warehouse, m.batch_id)
+        rec.detail["snapshots"] = warehouse.publish(m.work_db, cfg.warehouse, snapshot_id=snapshot_id,
                                                     batch_id=m.batch_id, new_articles=new_articles,
                                                     keep=cfg.keep_snapshots)
         atomic_write_text(m.run_dir / OUTCOME, json.dumps(
-            {"batch_id": m.batch_id, "status": "published", "at": datetime.now(UTC).isoformat()}))
+            {"batch_id": m.batch_id, "status": "published", "snapshot_id": snapshot_id,
+             "new_articles": new_articles, "warehouse": str(cfg.warehouse), "at": datetime.now(UTC).isoformat()}))
     return manifest_path
+
+
+def published_snapshot(manifest_path: str) -> dict[str, Any]:
+    """What a published run made: snapshot id, batch, new articles, warehouse (the Asset event's extra)."""
+    outcome = read_outcome(Manifest.load(manifest_path).run_dir) or {}
+    return {k: outcome.get(k) for k in ("snapshot_id", "batch_id", "new_articles", "warehouse")}
 
 
 def _free_snapshot_id(warehouse_path: Path, batch_id: str) -> str:

@@ -38,8 +38,16 @@ STAGE_SUITES: dict[str, tuple[str, ...]] = {
     "raw": ("raw.articles", "raw.batch_checks"),
     "nlp": ("nlp.article_checks", "nlp.entity_mentions", "nlp.quotes"),
     "warehouse": ("warehouse.integrity",),
-    "marts": ("marts.mentions_per_actor", "marts.quote_counts_per_source", "marts.totals"),
+    "marts": ("marts.mentions_per_actor", "marts.quote_counts_per_source", "marts.totals", "marts.drift"),
 }
+# How far a drift measure (a share, 0..1) may move from the last published run before its
+# warning-level expectation fails (NEWSDESK_DRIFT_TOLERANCE). A warning never stops a night.
+DRIFT_TOLERANCE_DEFAULT = 0.10
+WARNING = "warning"
+
+
+def drift_tolerance() -> float:
+    return float(os.environ.get("NEWSDESK_DRIFT_TOLERANCE") or DRIFT_TOLERANCE_DEFAULT)
 
 
 class ValidationFailed(RuntimeError):
@@ -52,12 +60,20 @@ class ValidationFailed(RuntimeError):
 
 @dataclass
 class StageReport:
+    """One stage's GX results. Expectations of severity ``warning`` that fail are warnings:
+    recorded (and shown on the dashboard) but the stage still passes."""
+
     stage: str
     success: bool = True
     suites: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def failed_expectations(self) -> list[dict[str, Any]]:
-        return [e for s in self.suites.values() for e in s["expectations"] if not e["success"]]
+        return [e for s in self.suites.values() for e in s["expectations"]
+                if not e["success"] and e.get("severity") != WARNING]
+
+    def warnings(self) -> list[dict[str, Any]]:
+        return [e for s in self.suites.values() for e in s["expectations"]
+                if not e["success"] and e.get("severity") == WARNING]
 
     def summary(self) -> str:
         failed = self.failed_expectations()
@@ -71,8 +87,43 @@ class StageReport:
         return f"validation of stage {self.stage!r} FAILED {len(failed)} expectation(s): " + "; ".join(parts)
 
     def to_json(self) -> str:
-        return json.dumps({"stage": self.stage, "success": self.success, "suites": self.suites}, default=str,
-                          indent=2)
+        return json.dumps({"stage": self.stage, "success": self.success, "warnings": self.warnings(),
+                           "suites": self.suites}, default=str, indent=2)
+
+
+GX_KEEP_RUNS = 30  # batches whose validation results (and Data Docs pages) are kept
+
+
+def gx_results_dir(settings: Any) -> Path:
+    """Where validation results and Data Docs live: ``<state>/gx`` (shared by every run)."""
+    return Path(settings.state_dir) / "gx"
+
+
+def data_docs_index(results_dir: Path) -> Path:
+    return results_dir / "data_docs" / "index.html"
+
+
+def prune_results(results_dir: Path, *, keep_batches: int, current: str) -> list[str]:
+    """Delete stored results (and their Data Docs pages) of all but the newest ``keep_batches`` batches.
+
+    Run names are ``<batch_id>-<stage>[-partN]`` and batch ids start with their UTC time, so
+    name order is time order. Bounded, the Data Docs index (rebuilt from every stored result
+    at each update) stays quick however many nights have run.
+    """
+    import re
+    import shutil
+
+    run_dir = re.compile(r"^(\d{8}T\d{6}_[0-9a-f]+(?:\.\d+)?)-")
+    stores = [results_dir / "validations", results_dir / "data_docs" / "validations"]
+    runs = [(m.group(1), p) for store in stores if store.exists() for p in store.rglob("*")
+            if p.is_dir() and (m := run_dir.match(p.name))]
+    batches = sorted({b for b, _ in runs} | {current}, reverse=True)
+    keep = set(batches[:keep_batches]) | {current}
+    removed = sorted({b for b, _ in runs} - keep)
+    for batch, path in runs:
+        if batch in removed:
+            shutil.rmtree(path, ignore_errors=True)
+    return removed
 
 
 _CONTEXT: Any = None
@@ -80,10 +131,13 @@ _CONTEXT_KEY: tuple[str, str] | None = None
 
 
 def gx_context(gx_project_dir: Path, results_dir: Path) -> Any:
-    """The file-based GX context, with validation results written under ``results_dir``.
+    """The file-based GX context, with validation results and Data Docs under ``results_dir``.
 
     ``great_expectations.yml`` reads the results location from ``NEWSDESK_GX_RESULTS``, so
-    the committed project is never written at run time.
+    the committed project is never written at run time. The pipeline points it at
+    ``<state>/gx``: results are kept across runs (pruned to the last ``KEEP_RUNS`` batches)
+    and every checkpoint's ``UpdateDataDocsAction`` adds its result to the Data Docs site
+    ``<state>/gx/data_docs/index.html``.
     """
     global _CONTEXT, _CONTEXT_KEY
     key = (str(gx_project_dir), str(results_dir))
@@ -103,7 +157,10 @@ def run_suites(
     stage: str, frames: dict[str, pl.DataFrame | Chunks | Slices], *, gx_project_dir: Path, results_dir: Path,
     run_name: str,
 ) -> StageReport:
-    """Validate each frame with its checkpoint; return the report (raise nothing)."""
+    """Validate each frame with its checkpoint; return the report (raise nothing).
+
+    A suite passes when every expectation of severity other than ``warning`` passes.
+    """
     from great_expectations.core.run_identifier import RunIdentifier
 
     ctx = gx_context(gx_project_dir, results_dir)
@@ -120,10 +177,11 @@ def run_suites(
             result = checkpoint.run(
                 batch_parameters={"dataframe": chunk.select(c for c in chunk.columns if c in columns).to_pandas()
                                   if columns else chunk.to_pandas()},
+                expectation_parameters={"drift_min": -drift_tolerance(), "drift_max": drift_tolerance()},
                 run_id=RunIdentifier(run_name=run_name if i == 0 else f"{run_name}-part{i}"),
             )
-            success = success and bool(result.success)
             found = [_expectation(suite_name, r) for vr in result.run_results.values() for r in vr.results]
+            success = success and all(e["success"] or e["severity"] == WARNING for e in found)
             expectations = found if expectations is None else [_merge(a, b) for a, b in zip(expectations, found,
                                                                                               strict=True)]
         report.suites[suite_name] = {"success": success, "rows": frame.height, "expectations": expectations or []}
@@ -156,6 +214,7 @@ def _expectation(suite_name: str, r: Any) -> dict[str, Any]:
         "column": cfg.kwargs.get("column") or cfg.kwargs.get("column_A")
         or ",".join(cfg.kwargs.get("column_list", []) or []),
         "success": bool(r.success),
+        "severity": str(getattr(getattr(cfg, "severity", None), "value", None) or "critical"),
         "unexpected_count": res.get("unexpected_count"),
         "observed_value": res.get("observed_value"),
         "examples": [str(x) for x in (res.get("partial_unexpected_list") or [])[:5]],
@@ -457,4 +516,52 @@ def mart_frames(con: duckdb.DuckDBPyConnection, out_dir: Path) -> dict[str, pl.D
           {_extra_copies("quote_counts_per_source", "source_id, outlet")} AS duplicate_source_outlets
         """,
     )
-    return {**marts, "marts.totals": totals}
+    return {**marts, "marts.totals": totals, "marts.drift": drift_frame(con)}
+
+
+# Labels the NER model gives; a mention with another ner_label (ALIAS, SPEAKER, DATELINE) was
+# found by a later step, which also chose its type
+MODEL_LABELS = ("PERSON", "ORG", "LOC", "GPE", "FAC", "NORP", "MISC")
+
+
+def drift_measures(con: duckdb.DuckDBPyConnection) -> dict[str, float | None]:
+    """Shares that should move slowly from night to night (a sudden jump is an NLP or input fault).
+
+    ``attributed_share``: quotations with a speaker, of all quotations. ``untyped_actor_share``:
+    actors none of whose mentions the NER model itself typed (every one was found by the
+    alias, speaker or dateline steps, which also chose the type), of all actors.
+    """
+    labels = ", ".join(f"'{x}'" for x in MODEL_LABELS)
+    row = con.execute(f"""
+        SELECT
+          (SELECT count(*) FILTER (WHERE speaker_id IS NOT NULL) / nullif(count(*), 0) FROM quotes),
+          (SELECT count(*) FILTER (WHERE NOT typed) / nullif(count(*), 0) FROM (
+              SELECT r.actor_id, bool_or(m.ner_label IN ({labels})) AS typed
+              FROM entity_mentions m JOIN actor_resolution r ON r.raw_actor_id = m.actor_id
+              WHERE m.actor IS NOT NULL GROUP BY r.actor_id))
+    """).fetchall()[0]
+    return {"attributed_share": row[0], "untyped_actor_share": row[1]}
+
+
+def last_published_drift(con: duckdb.DuckDBPyConnection) -> dict[str, float | None]:
+    """The drift measures the last published run recorded (its validate_marts stage in run_log)."""
+    try:
+        rows = con.execute("""
+            SELECT r.detail FROM run_log r JOIN publish_log p USING (batch_id)
+            WHERE r.stage = 'validate_marts' AND r.status = 'success'
+            ORDER BY p.published_at DESC LIMIT 1""").fetchall()
+    except duckdb.CatalogException:  # no run log yet: nothing was published before
+        rows = []
+    found = json.loads(rows[0][0] or "{}").get("drift") if rows else None
+    return {k: (found or {}).get(k) for k in ("attributed_share", "untyped_actor_share")}
+
+
+def drift_frame(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """One row: tonight's drift measures, the last published run's, and the change (NULL on a first run)."""
+    now, before = drift_measures(con), last_published_drift(con)
+    row: dict[str, float | None] = {}
+    for k, v in now.items():
+        row[k] = v
+        row[f"{k}_previous"] = before[k]
+        row[f"{k}_change"] = None if v is None or before[k] is None else v - before[k]
+    return pl.DataFrame([row], schema=dict.fromkeys(row, pl.Float64))

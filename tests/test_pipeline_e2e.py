@@ -18,8 +18,11 @@ import polars as pl
 import pytest
 
 from pipeline import airflow_runner, stages, warehouse
+from pipeline.alert_log import read_alerts
 from pipeline.cli import main as cli_main
 from pipeline.config import Settings
+
+from .listeners import webhook_listener
 
 pytestmark = pytest.mark.e2e
 
@@ -117,8 +120,14 @@ def test_broken_batch_is_quarantined_and_published_marts_survive(env: Settings, 
     lines = SEED.read_text().splitlines()
     (env.input_dir / "second.txt").write_text("\n".join(["A second look at the front", "", *lines[4:12]]) + "\n")
     monkeypatch.setenv(stages.FAIL_HOOK_ENV, "raw")
-    result = run(env)
+    with webhook_listener() as (url, posts):  # the night's failure alert reaches a webhook on loopback
+        monkeypatch.setenv("NEWSDESK_ALERT_WEBHOOK", url)
+        result = run(env)
     assert result["state"] == "failed"
+    (alert,) = [a for a in read_alerts(env.state_dir / "alerts.log") if a["run_id"] == result["run_id"]]
+    assert alert["event"] == "dag_failed" and alert["status"] == "quarantined"
+    assert alert["failed_stage"] == "validate_raw"
+    assert [p["json"]["text"] for p in posts] == [alert["text"]]
     assert file_digest(env.warehouse) == published_digest, "a failed run must not touch the published file"
     folder = run_dir(env, result["run_id"])
     outcome = json.loads((folder / "outcome.json").read_text())

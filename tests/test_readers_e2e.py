@@ -8,6 +8,7 @@ same warehouse then serves the CLI readers and the dashboard, which headless Chr
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -98,7 +99,7 @@ def test_readers_see_the_old_or_the_new_snapshot_during_a_full_run(env: Settings
     try:
         # keep no older snapshot: the old one would be pruned at once, were a reader not holding it
         run = subprocess.run([sys.executable, "-m", "pipeline.cli", "run"], cwd=REPO, capture_output=True,
-                             text=True, env=clean_env(env, NEWSDESK_KEEP_SNAPSHOTS="0"), timeout=600)
+                             text=True, env=clean_env(env, NEWSDESK_KEEP_SNAPSHOTS="0"), timeout=1200)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
         new_id = snapshots.snapshot_id(snapshots.resolve(env.warehouse))
         deadline = time.monotonic() + 60
@@ -156,8 +157,18 @@ def test_cli_readers_on_the_published_snapshot(env: Settings, tmp_path: Path, ca
     out = cli("export", "--to", str(tmp_path / "marts"))
     assert "top_quotes.parquet" in out
     manifest = json.loads((tmp_path / "marts" / "manifest.json").read_text())
-    assert set(manifest["tables"]) >= {"mentions_per_actor", "quote_counts_per_source", "activity_per_actor_daily",
-                                       "co_mentions", "quotes_in_context", "top_quotes"}
+    assert set(manifest["tables"]) == {"mentions_per_actor", "quote_counts_per_source", "activity_per_actor_daily",
+                                       "co_mentions", "quotes_in_context", "top_quotes"}, "the marts, not int_*"
+    # what newsdesk_marts_export (scheduled on the Asset publish updates) writes: a folder per snapshot, latest
+    from pipeline.export import export_snapshot
+
+    done = export_snapshot(env.warehouse, tmp_path / "exports", expected={"snapshot_id": "x"})
+    latest = tmp_path / "exports" / "latest"
+    assert latest.resolve() == Path(done["folder"]) and (latest / "co_mentions.parquet").exists()
+    assert json.loads((latest / "manifest.json").read_text())["expected_snapshot"] == "x"
+    cli("export", "--to", str(tmp_path / "everything"), "--all")
+    everything = set(json.loads((tmp_path / "everything" / "manifest.json").read_text())["tables"])
+    assert {"int_article_actor_pairs", "actors", "articles", "quotes"} <= everything
     pairs = pl.read_parquet(tmp_path / "marts" / "co_mentions.parquet")
     assert pairs.filter((pl.col("actor_a") == "Donald Trump") & (pl.col("actor_b") == "Vladimir Putin")).height == 1
     out = io.StringIO()
@@ -181,6 +192,7 @@ def free_port() -> int:
 
 
 def test_dashboard_in_headless_chromium(env: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Overview, a bar clicked open as an actor page, a filtered view, the quote CSV, share of voice, health."""
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
         pytest.skip("headless Chromium is not installed: apt-get install chromium chromium-driver "
                     "(.ci/run installs them)")
@@ -196,6 +208,8 @@ def test_dashboard_in_headless_chromium(env: Settings, tmp_path: Path, monkeypat
                                "--warehouse", str(env.warehouse), "--state", str(env.state_dir)],
                               cwd=REPO, env=clean_env(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
     driver = None
     try:
         deadline = time.monotonic() + 60
@@ -213,42 +227,115 @@ def test_dashboard_in_headless_chromium(env: Settings, tmp_path: Path, monkeypat
         opts.binary_location = str(CHROMIUM)
         for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                      "--disable-background-networking", "--disable-component-update", "--no-first-run",
-                     "--disable-sync", f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1400,3800"):
+                     "--disable-sync", f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1400,3200"):
             opts.add_argument(flag)
+        opts.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                               "download.prompt_for_download": False})
         driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=opts)
         driver.get(url)
         wait = WebDriverWait(driver, 90, poll_frequency=0.5)
 
+        def body() -> str:
+            return driver.find_element(By.TAG_NAME, "body").text
+
         def chart_labels() -> list[str]:
             return [e.text for e in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stVegaLiteChart'] svg text")]
 
-        def quote_table() -> str:
-            tables = driver.find_elements(By.CSS_SELECTOR, "[data-testid='stTable']")
-            return tables[0].text if tables else ""
+        def grid_cells() -> list[str]:  # st.dataframe draws on a canvas; its accessible table holds the text
+            return [c.get_attribute("textContent") for c in
+                    driver.find_elements(By.CSS_SELECTOR, "[data-testid='stDataFrame'] td")]
 
-        wait.until(lambda d: "Volodymyr Zelenskiy" in chart_labels() and "There are losses" in quote_table())
-        body = driver.find_element(By.TAG_NAME, "body").text
-        assert not driver.find_elements(By.CSS_SELECTOR, "[data-testid='stException']"), body[-2000:]
-        labels = chart_labels()
+        def settled() -> bool:
+            return not driver.find_elements(By.CSS_SELECTOR, "[data-testid='stStatusWidget']") and \
+                "Page computed in" in body()
+
+        def no_exception() -> None:
+            found = driver.find_elements(By.CSS_SELECTOR, "[data-testid='stException']")
+            assert not found, found[0].text[:2000]
+
+        def go(view: str) -> None:  # the sidebar's view radio keeps the filters (a new URL would not)
+            radio = driver.find_element(By.CSS_SELECTOR, "[data-testid='stSidebar'] [data-testid='stRadio']")
+            next(e for e in radio.find_elements(By.TAG_NAME, "label") if e.text == view).click()
+
+        def shot(name: str) -> None:
+            time.sleep(1.0)  # let the last charts finish drawing before the picture
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            assert driver.save_screenshot(str(SCREENSHOTS / name))
+            print(f"\nscreenshot: {SCREENSHOTS / name}")
+
+        # ---- overview: charts, the co_mentions and top_quotes marts, honest notes -------------------------
+        wait.until(lambda d: "Vladimir Putin" in chart_labels() and "His goal here is not to strengthen NATO, it’s "
+                   "to lay the groundwork to get out." in grid_cells() and settled())
+        no_exception()
+        labels, text = chart_labels(), body()
         assert {"Donald Trump", "Vladimir Putin", "Volodymyr Zelenskiy", "Example Wire"} <= set(labels), labels
-        assert len(driver.find_elements(By.CSS_SELECTOR, "[data-testid='stVegaLiteChart'] svg")) >= 3
-        table = quote_table()
-        assert "Oleksandr Syrskyi" in table and "Putin Gives Trump Massive Middle Finger" in table
-        assert "Last run's health" in body and "suites passed" in body and "articles: pass" in body
-        assert f"{env.warehouse} (read-only)" in body, "the page names the link analysts open"
-        # the quote search narrows the table to what was said about NATO
-        box = driver.find_element(By.CSS_SELECTOR, "input[aria-label='Words in the quotation or its sentence']")
-        box.send_keys("NATO", Keys.ENTER)
-        wait.until(lambda d: "There are losses" not in quote_table() and "His goal here" in quote_table())
-        box.send_keys(Keys.CONTROL, "a")
-        box.send_keys(Keys.DELETE, Keys.ENTER)
-        wait.until(lambda d: "There are losses" in quote_table())
-        time.sleep(1.0)  # let the last charts finish drawing before the picture
-        shot = tmp_path / "dashboard.png"
-        assert driver.save_screenshot(str(shot))
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, SCREENSHOTS / "dashboard.png")
-        print(f"\nscreenshot: {SCREENSHOTS / 'dashboard.png'}")
+        assert "Who is mentioned with whom (co_mentions)" in text and "Most reported quotations (top_quotes)" in text
+        assert "50% of articles have no publication date: their ingestion date is used." in text
+        assert "50% of articles name no outlet" in text
+        assert f"{env.warehouse} (read-only)" in text, "the page names the link analysts open"
+        assert text.count("Data of this chart (CSV") >= 4, "every chart offers its data"
+        # ---- click the top bar: its actor's page ------------------------------------------------------
+        bars = driver.find_elements(By.CSS_SELECTOR, "[data-testid='stVegaLiteChart'] g.mark-rect path")
+        bars[0].click()
+        wait.until(lambda d: "Donald Trump · person" in body() and "Its quotations" in body() and settled())
+        no_exception()
+        text = body()
+        assert "Mentioned with" in text and "Outlets quoting it" in text and "view=Actor" in driver.current_url
+        assert "Vladimir Putin" in chart_labels() and "do whatever the hell they want" in grid_cells()
+        # ---- or find one by name: Zelenskiy, quoted by both outlets ----------------------------------------
+        find = driver.find_element(By.CSS_SELECTOR, "input[aria-label='Find an actor']")
+        find.send_keys("Zelen", Keys.ENTER)
+        wait.until(lambda d: "Volodymyr Zelenskiy · person" in body() and settled())
+        no_exception()
+        assert {"Example Wire", "(unknown outlet)", "Donald Trump"} <= set(chart_labels()), chart_labels()
+        cells = grid_cells()
+        assert "There are losses; this is a fact," in cells and "Example Wire" in cells
+        heads = [h.get_attribute("textContent") for h in
+                 driver.find_elements(By.CSS_SELECTOR, "[data-testid='stDataFrame'] th")]
+        assert "link" in heads, "its quotations link to their articles"
+        shot("dashboard_actor.png")
+        # ---- a filtered view: one outlet, every chart and table follows ------------------------------------
+        go("Overview")
+        wait.until(lambda d: "Top actors" in body() and settled())
+        outlets = next(e for e in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stMultiSelect']")
+                       if e.text.startswith("Outlets"))
+        box = outlets.find_element(By.TAG_NAME, "input")
+        box.click()
+        box.send_keys("Example Wire", Keys.ENTER)
+        box.send_keys(Keys.ESCAPE)
+        wait.until(lambda d: "Filtered: Example Wire" in body() and settled())
+        no_exception()
+        labels = chart_labels()
+        assert "Example Wire" in labels and "(unknown outlet)" not in labels, labels
+        assert "The co_mentions mart counts over all outlets" in body()
+        shot("dashboard_filtered.png")
+        # ---- the quote table of that filter, all of it as CSV ------------------------------------------------
+        go("Quotes")
+        wait.until(lambda d: "Quote search" in body() and "Quotations 1–" in body() and settled())
+        total = int(re.search(r"Quotations 1–\d+ of (\d+)", body()).group(1))
+        with snapshots.connect_published(env.warehouse) as con:
+            expected = con.execute("SELECT count(*) FROM quotes_in_context WHERE outlet = 'Example Wire'").fetchall()
+        assert total == expected[0][0] > 0
+        button = next(b for b in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stDownloadButton'] button")
+                      if b.text.startswith("CSV of all"))
+        button.click()
+        deadline = time.monotonic() + 60
+        while not (done := [f for f in downloads.glob("*.csv")]):
+            assert time.monotonic() < deadline, "the CSV was not downloaded"
+            time.sleep(0.3)
+        rows = list(csv.DictReader(io.StringIO(done[0].read_text(encoding="utf-8"))))
+        assert len(rows) == total and {r["outlet"] for r in rows} == {"Example Wire"}
+        # ---- share of voice and the run's health ---------------------------------------------------------------
+        go("Share of voice")
+        wait.until(lambda d: "Top quoted people per outlet" in body() and settled())
+        no_exception()
+        assert "the warehouse has no speaker gender yet" in body()
+        go("Run health")
+        wait.until(lambda d: "Last run's health" in body() and settled())
+        no_exception()
+        text = body()
+        assert "suites passed" in text and "articles: pass" in text and "unit tests" in text
+        assert "Drift against the last published run" in text and "Recent alerts" in text
     finally:
         if driver is not None:
             driver.quit()

@@ -164,8 +164,11 @@ def test_mart_keys_are_counted_unique_across_the_whole_mart(tmp_path: Path) -> N
 
     con = duckdb.connect()
     # the totals count the detail rows of live articles, through dbt's staging views
-    con.execute("CREATE TABLE stg_entity_mentions AS SELECT 'a1' AS actor_id, 'X' AS actor")
+    con.execute("CREATE TABLE stg_entity_mentions AS SELECT 'a1' AS actor_id, 'X' AS actor, 'PERSON' AS ner_label")
+    con.execute("CREATE TABLE actor_resolution AS SELECT 'a1' AS raw_actor_id, 'a1' AS actor_id")
+    con.execute("CREATE TABLE entity_mentions AS SELECT 'a1' AS actor_id, 'X' AS actor, 'PERSON' AS ner_label")
     con.execute("CREATE TABLE stg_quotes AS SELECT NULL::VARCHAR AS speaker_id")
+    con.execute("CREATE TABLE quotes AS SELECT NULL::VARCHAR AS speaker_id")
     con.execute("""CREATE TABLE mentions_per_actor AS SELECT * FROM (VALUES
         ('a1', 'X', 'person', 1), ('a2', 'Y', 'person', 1), ('a1', 'Y', 'person', 1))
         t(actor_id, actor, actor_type, mentions)""")
@@ -176,3 +179,4 @@ def test_mart_keys_are_counted_unique_across_the_whole_mart(tmp_path: Path) -> N
     assert (totals["duplicate_actor_ids"], totals["duplicate_actor_names"], totals["duplicate_source_outlets"]) == (
         1, 1, 1)
     assert frames["marts.mentions_per_actor"].height == 3
+    assert frames["marts.drift"].row(0, named=True)["untyped_actor_share_previous"] is None  # no earlier run

@@ -96,8 +96,8 @@ select
     if(lo_first, n.hi, n.lo) as actor_b_id,
     if(lo_first, hi_name, lo_name) as actor_b,
     if(lo_first, hi_type, lo_type) as actor_b_type,
-    n.articles,
-    coalesce(s.sentences, 0) as sentences,
+    n.articles::bigint as articles,  -- sums of counts are HUGEINT in DuckDB: the contract says bigint
+    coalesce(s.sentences, 0)::bigint as sentences,
     n.first_seen,
     n.last_seen
 from named as n

@@ -28,11 +28,11 @@ select
     day,
     outlet,
     gender,
-    quotes,
-    speakers,
-    articles,
-    quotes / sum(quotes) over (partition by day, outlet) as share_of_quotes,
+    quotes::bigint as quotes,  -- the contract says bigint
+    speakers::bigint as speakers,
+    articles::bigint as articles,
+    (quotes / sum(quotes) over (partition by day, outlet))::double as share_of_quotes,
     case when gender <> 'unknown' then
-        quotes / nullif(sum(case when gender <> 'unknown' then quotes end) over (partition by day, outlet), 0)
+        (quotes / nullif(sum(case when gender <> 'unknown' then quotes end) over (partition by day, outlet), 0))::double
     end as share_of_known
 from counts

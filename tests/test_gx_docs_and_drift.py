@@ -1,0 +1,71 @@
+"""Validation you can read: Data Docs built by every checkpoint, results kept across runs, drift warnings.
+
+The marts of a small real warehouse (dbt-built) go through the ``marts`` stage's suites
+twice, as two nights would: the results of both stay in the state folder and the Data
+Docs index lists them; a drift of the attributed-quote share beyond the tolerance is a
+warning (the stage still passes), while an impossible share still fails the stage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipeline import warehouse
+from pipeline.dbt import run_dbt
+from pipeline.validate import data_docs_index, mart_frames, prune_results, run_suites
+
+from .test_dbt_actor_resolution import build_warehouse
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def frames(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("gx_docs")
+    build_warehouse(root / "w.duckdb")
+    run_dbt(["build"], project_dir=REPO / "dbt_project", database=root / "w.duckdb", work_dir=root / "dbt")
+    with warehouse.connect(root / "w.duckdb", read_only=True) as con:
+        return mart_frames(con, root / "marts")
+
+
+def night(frames: dict, results: Path, batch: str, **drift: float | None) -> object:
+    row = frames["marts.drift"].to_dicts()[0] | drift
+    return run_suites("marts", {**frames, "marts.drift": pl.DataFrame([row], schema=frames["marts.drift"].schema)},
+                      gx_project_dir=REPO / "expectations", results_dir=results, run_name=f"{batch}-marts")
+
+
+def test_first_night_has_no_previous_drift_and_builds_the_data_docs(frames, tmp_path: Path) -> None:
+    drift = frames["marts.drift"].to_dicts()[0]
+    assert drift["attributed_share"] == 1.0 and drift["attributed_share_previous"] is None
+    assert drift["attributed_share_change"] is None and 0 <= drift["untyped_actor_share"] <= 1
+    report = night(frames, tmp_path / "gx", "20261101T023000_aaaaaaaa")
+    assert report.success and report.warnings() == []
+    index = data_docs_index(tmp_path / "gx").read_text()
+    for suite in ("marts.drift", "marts.totals", "marts.mentions_per_actor"):
+        assert suite in index, suite
+
+
+def test_drift_beyond_the_tolerance_warns_and_never_fails_the_stage(frames, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("NEWSDESK_DRIFT_TOLERANCE", "0.10")
+    results = tmp_path / "gx"
+    night(frames, results, "20261101T023000_aaaaaaaa")
+    report = night(frames, results, "20261102T023000_bbbbbbbb", attributed_share=0.55, attributed_share_previous=0.80,
+                   attributed_share_change=-0.25)
+    assert report.success, report.summary()
+    (warning,) = report.warnings()
+    assert warning["column"] == "attributed_share_change" and warning["severity"] == "warning"
+    assert report.failed_expectations() == []
+    # results of both nights are kept, and the Data Docs index lists both runs
+    runs = {p.name for p in (results / "validations").rglob("*-marts")}
+    assert runs == {"20261101T023000_aaaaaaaa-marts", "20261102T023000_bbbbbbbb-marts"}
+    index = data_docs_index(results).read_text()
+    assert "20261101T023000_aaaaaaaa-marts" in index and "20261102T023000_bbbbbbbb-marts" in index
+    # an impossible share is not drift but a fault: that fails the stage
+    bad = night(frames, results, "20261103T023000_cccccccc", attributed_share=1.5)
+    assert not bad.success and [e["column"] for e in bad.failed_expectations()] == ["attributed_share"]
+    # only the newest batches are kept
+    assert prune_results(results, keep_batches=2, current="20261103T023000_cccccccc") == ["20261101T023000_aaaaaaaa"]
+    assert not any(results.rglob("20261101T023000_aaaaaaaa-marts"))
