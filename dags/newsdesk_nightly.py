@@ -43,10 +43,10 @@ from airflow.sdk import (
 from airflow.sdk.exceptions import AirflowFailException
 
 from pipeline import stages
-from pipeline.sources import SourceConfigError
 from pipeline.alerts import NewsdeskNotifier
 from pipeline.assets import MARTS  # the published marts (Asset)
 from pipeline.config import Operations
+from pipeline.sources import SourceConfigError
 from pipeline.warehouse import WarehouseVersionError
 
 RETRIES = int(os.environ.get("NEWSDESK_TASK_RETRIES", "2"))

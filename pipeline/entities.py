@@ -86,7 +86,10 @@ CALENDAR_WORDS = {
     "friday", "saturday", "sunday",
 }  # fmt: skip
 
-_HONORIFIC_INSIDE = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Sir|Dame|Lord|Lady)\.?\s+(?P<name>[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+){0,2})$")
+# "Lib Dem Sir Archy Kirkwood" tagged MISC: an honorific inside a span starts a person's name
+_HONORIFIC_INSIDE = re.compile(
+    r"\b(?:Mr|Mrs|Ms|Dr|Sir|Dame|Lord|Lady)\.?\s+(?P<name>[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+){0,2})$"
+)
 _SPLITTER = re.compile(r"\s*\n\s*|\s+/\s*|\s*/\s+")
 _ARTICLE = re.compile(r"^(?:the|The|THE)\s+")
 _PARTICLES = {"von", "van", "de", "der", "den", "da", "di", "du", "del", "della", "le", "la", "bin", "al"}

@@ -58,7 +58,10 @@ def test_misspelt_surname_hyphen_part_and_peer_title(run_texts):
 
 
 def test_type_evidence_from_the_words_around_a_name():
-    text = "Shares in Yukos fell. The oil firm Rosneft bid. Mr Smith, 49, spoke. Chelsea winger Joe Cole ran. US president"
+    text = (
+        "Shares in Yukos fell. The oil firm Rosneft bid. Mr Smith, 49, spoke. Chelsea winger Joe Cole ran. "
+        "US president"
+    )
     assert names.type_evidence(text, text.index("Yukos"), text.index("Yukos") + 5)["ORG"] > 0
     assert names.type_evidence(text, text.index("Rosneft"), text.index("Rosneft") + 7)["ORG"] > 0
     assert names.type_evidence(text, text.index("Smith"), text.index("Smith") + 5)["PERSON"] > 0
