@@ -39,6 +39,7 @@ def airflow_env(settings: Settings, *, quiet: bool = True) -> dict[str, str]:
         "NEWSDESK_PROJECT_DIR": str(settings.project_dir),
         "NEWSDESK_INPUT": str(settings.input_dir),
         "NEWSDESK_WAREHOUSE": str(settings.warehouse),
+        **({"NEWSDESK_LAKE_DATA": str(settings.lake_data)} if settings.lake_data else {}),
         "NEWSDESK_STATE": str(settings.state_dir),
         "GX_ANALYTICS_ENABLED": "false",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

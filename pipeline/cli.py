@@ -283,7 +283,7 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
     if not found:
         print(f"no snapshots under {snapshots.snapshot_dir(settings.warehouse)}")
         return 0
-    print(f"{settings.warehouse} -> {snapshots.resolve(settings.warehouse)}")
+    print(f"{settings.warehouse} -> {snapshots.location(settings.warehouse)}")
     for s in found:
         flags = ", ".join(f for f, on in (("current", s.current), ("open by a reader", s.in_use)) if on)
         print(f"  {s.snapshot_id:<28} {s.published_at:%Y-%m-%d %H:%M:%S}  {s.bytes / 2**20:8.1f} MB  {flags}")

@@ -9,7 +9,10 @@ Environment variables (all optional):
 
 ``NEWSDESK_PROJECT_DIR``   repository root (dbt_project/, expectations/, dags/); default: this checkout
 ``NEWSDESK_INPUT``         folder of input articles; default ``<project>/seeds``
-``NEWSDESK_WAREHOUSE``     published DuckDB file analysts read; default ``<project>/warehouse/newsdesk.duckdb``
+``NEWSDESK_WAREHOUSE``     published DuckDB file analysts read; default ``<project>/warehouse/newsdesk.duckdb``;
+                           or a DuckLake warehouse, ``ducklake:postgres:dbname=... host=... user=...``
+                           (``pipeline.lake``; the password from PGPASSWORD/PGPASSFILE)
+``NEWSDESK_LAKE_DATA``     the DuckLake's data folder (storage every worker sees); needed with ``ducklake:``
 ``NEWSDESK_STATE``         run folders, quarantine, Airflow home for the CLI; default ``<project>/.newsdesk``
 ``NEWSDESK_MAX_FILE_BYTES``   larger input files are quarantined; default 20 MiB
 ``NEWSDESK_NLP_BATCH``     articles per NLP chunk (bounds memory: the peak of a run is the peak of one
@@ -22,9 +25,12 @@ Environment variables (all optional):
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+
+from pipeline.lake import SCHEME as LAKE_SCHEME
+from pipeline.lake import Lake
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -39,12 +45,13 @@ class Settings:
 
     project_dir: Path
     input_dir: Path
-    warehouse: Path
+    warehouse: Path | Lake  # a DuckDB file (the default), or a DuckLake
     state_dir: Path
     max_file_bytes: int = 20 * 1024 * 1024
     nlp_batch_size: int = 1000
     nlp_processes: int = min(2, os.cpu_count() or 1)
     keep_snapshots: int = 2
+    lake_data: Path | None = None
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -64,7 +71,12 @@ class Settings:
 
     @property
     def build_dir(self) -> Path:
-        """Work databases live beside the published file so that publishing is one rename."""
+        """Work databases live beside the published file so that publishing is one rename.
+
+        (A DuckLake's work is its own head; the folder then only holds scratch files.)
+        """
+        if isinstance(self.warehouse, Lake):
+            return self.state_dir / "build"
         return self.warehouse.parent / ".build"
 
     @property
@@ -85,6 +97,7 @@ class Settings:
             "nlp_batch_size": env.get("NEWSDESK_NLP_BATCH") or cls.nlp_batch_size,
             "nlp_processes": env.get("NEWSDESK_NLP_PROCESSES") or cls.nlp_processes,
             "keep_snapshots": env.get("NEWSDESK_KEEP_SNAPSHOTS") or cls.keep_snapshots,
+            "lake_data": env.get("NEWSDESK_LAKE_DATA") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls._coerce(values)
@@ -97,18 +110,22 @@ class Settings:
             raise ValueError(f"unknown settings {sorted(unknown)}")
         out: dict[str, Any] = {}
         for name, value in values.items():
-            if name == "warehouse":  # a symlink to the current snapshot: resolve its folder, not the link
-                path = Path(value).expanduser()
-                out[name] = path.parent.resolve() / path.name
+            if name == "warehouse":
+                out[name] = _warehouse(value, values.get("lake_data"))
             elif name in ("project_dir", "input_dir", "state_dir"):
                 out[name] = Path(value).expanduser().resolve()
+            elif name == "lake_data":
+                out[name] = Path(value).expanduser().resolve() if value else None
             else:
                 out[name] = int(value)
+        if isinstance(out.get("warehouse"), Lake):
+            out["lake_data"] = out["warehouse"].data_path
         return cls(**out)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, written into each run's manifest."""
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: (str(v) if isinstance(v, Path | Lake) else v) for k, v in values.items()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:
@@ -116,3 +133,16 @@ class Settings:
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+
+def _warehouse(value: Any, lake_data: Any) -> Path | Lake:
+    """A DuckLake spec (``ducklake:...``) or a DuckDB file path.
+
+    A file path is a symlink to the current snapshot: its folder is resolved, not the link.
+    """
+    if isinstance(value, Lake):
+        return value
+    if str(value).startswith(LAKE_SCHEME):
+        return Lake.parse(str(value), lake_data)
+    path = Path(value).expanduser()
+    return path.parent.resolve() / path.name

@@ -250,10 +250,17 @@ def resolve_duplicates(cands: pl.LazyFrame | pl.DataFrame, published_db: Path | 
 def _attach_published(con: duckdb.DuckDBPyConnection, published_db: Path | None) -> None:
     """Views ``known`` (published ``article_id, content_hash``) and ``published_sig`` (their
     signatures) over the current published snapshot, empty when nothing is published."""
-    path = snapshots.resolve(published_db) if published_db is not None else None
+    from pipeline import lake
+
     tables: set[str] = set()
-    if path is not None:
-        con.execute(f"ATTACH '{path}' AS pub (READ_ONLY)")
+    if lake.is_lake(published_db):  # the DuckLake version of the latest publish, read-only
+        attached = lake.attach_published(con, published_db, "pub")
+    else:
+        path = snapshots.resolve(published_db) if published_db is not None else None
+        attached = path is not None
+        if attached:
+            con.execute(f"ATTACH '{path}' AS pub (READ_ONLY)")
+    if attached:
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
                                             "WHERE table_catalog = 'pub'").fetchall()}
     con.execute("CREATE VIEW known AS " + (

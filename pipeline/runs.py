@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import Settings
+from pipeline.lake import Lake
 
 log = logging.getLogger("newsdesk")
 
@@ -114,8 +115,10 @@ class Manifest:
         return self.nlp_dir / table
 
     @property
-    def work_db(self) -> Path:
-        return self.cfg.build_dir / f"{self.batch_id}.duckdb"
+    def work_db(self) -> Path | Lake:
+        """The run's work database: a file beside the warehouse, or a DuckLake's own head."""
+        cfg = self.cfg
+        return cfg.warehouse if isinstance(cfg.warehouse, Lake) else cfg.build_dir / f"{self.batch_id}.duckdb"
 
     # ---- persistence -----------------------------------------------------------------
     def save(self) -> Path:

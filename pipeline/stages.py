@@ -479,10 +479,15 @@ def _free_snapshot_id(warehouse_path: Path, batch_id: str) -> str:
     A re-run of an interval is the same batch (same run id), e.g. after a run killed just
     after it published: its new snapshot must not collide with the one already on disk.
     """
-    from pipeline import snapshots
+    from pipeline import lake, snapshots
 
-    folder, candidate, n = snapshots.snapshot_dir(warehouse_path), batch_id, 1
-    while (folder / f"{candidate}{snapshots.SUFFIX}").exists():
+    if lake.is_lake(warehouse_path):
+        taken = lambda c: lake.snapshot_exists(warehouse_path, c)  # noqa: E731
+    else:
+        folder = snapshots.snapshot_dir(warehouse_path)
+        taken = lambda c: (folder / f"{c}{snapshots.SUFFIX}").exists()  # noqa: E731
+    candidate, n = batch_id, 1
+    while taken(candidate):
         candidate, n = f"{batch_id}.{n}", n + 1
     return candidate
 
