@@ -35,6 +35,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -131,7 +132,8 @@ class Cluster:
             "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg.url(AIRFLOW_DB),
             "AIRFLOW__CELERY__BROKER_URL": rd.url(0),
-            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + pg.url(AIRFLOW_DB, driver="postgresql"),
+            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + pg.url(AIRFLOW_DB),  # psycopg2, named: SQLAlchemy 2.1's
+            # default PostgreSQL driver is psycopg 3
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
             "AIRFLOW__CORE__FERNET_KEY": keys["fernet"],
             "AIRFLOW__API_AUTH__JWT_SECRET": keys["jwt"],
@@ -172,7 +174,7 @@ def _airflow(cluster: Cluster, settings: Settings, *args: str, timeout: float = 
 
 def _health(cluster: Cluster) -> dict[str, Any] | None:
     try:
-        with urllib.request.urlopen(f"{cluster.api_url}/api/v2/monitor/health", timeout=3) as resp:
+        with urllib.request.urlopen(f"{cluster.api_url}/api/v2/monitor/health", timeout=15) as resp:
             return json.loads(resp.read())
     except (OSError, ValueError):
         return None
@@ -213,6 +215,7 @@ def up(settings: Settings, *, workers: int = 2, file_warehouse: bool = False, nl
         raise ClusterError(f"a cluster is already running from {root} (newsdesk cluster status; "
                            "newsdesk cluster down)")
     root.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(root / "logs", ignore_errors=True)  # each `up` starts its logs afresh
     os.chmod(root, 0o755)  # PostgreSQL (user postgres when we are root) must reach its folder
     previous = existing.info if existing else {}
     free = services.free_port
@@ -303,9 +306,7 @@ def _start_all(cluster: Cluster, settings: Settings, timeout: float) -> None:
         procs[name] = services.spawn([*airflow, name], cluster.log(name), env=env)
         info["pids"][name] = procs[name].pid
     for i, name in enumerate(cluster.workers):
-        argv = [*airflow, "celery", "worker", "--concurrency", "1", "--celery-hostname", f"{name}@%h"]
-        procs[name] = services.spawn(argv, cluster.log(name), env=cluster.worker_env(settings, i))
-        info["pids"][name] = procs[name].pid
+        procs[name] = start_worker(cluster, settings, i, wait=False)
     cluster.save()
     for name in ("scheduler", "dag-processor"):
         key = name.replace("-", "_")
@@ -319,6 +320,30 @@ def _start_all(cluster: Cluster, settings: Settings, timeout: float) -> None:
     services.wait_for(lambda: _dag_parsed(cluster), f"DAG {DAG_ID} parsed", timeout, proc=procs["dag-processor"],
                       log=cluster.log("dag-processor"))
     _timed(cluster, "dag parsed", time.monotonic() - t0)
+
+
+def start_worker(cluster: Cluster, settings: Settings, index: int, *, wait: bool = True,
+                 timeout: float = 300.0) -> subprocess.Popen:
+    """Start Celery worker ``index`` (again): ``airflow celery worker --concurrency 1``, its own log port."""
+    name = cluster.workers[index]
+    log = cluster.log(name)
+    log.unlink(missing_ok=True)
+    argv = [sys.executable, "-m", "airflow", "celery", "worker", "--concurrency", "1",
+            "--celery-hostname", f"{name}@%h"]
+    proc = services.spawn(argv, log, env=cluster.worker_env(settings, index))
+    cluster.info["pids"][name] = proc.pid
+    cluster.save()
+    if wait:
+        services.wait_for(lambda: _log_says(log, " ready."), f"Celery {name}", timeout, proc=proc, log=log)
+    return proc
+
+
+def stop_worker(cluster: Cluster, name: str, *, kill: bool = False) -> None:
+    """Stop one worker and the tasks it runs (SIGKILL with ``kill``: as if its machine died)."""
+    services.stop_group(cluster.info["pids"].get(name), sig=signal.SIGKILL if kill else signal.SIGTERM,
+                        timeout=0 if kill else 30)
+    cluster.info["pids"].pop(name, None)
+    cluster.save()
 
 
 def status(settings: Settings) -> list[dict[str, Any]]:

@@ -287,6 +287,7 @@ def record_stage(manifest: Manifest, stage: str, *, key: str | None = None) -> I
         raise
     finally:
         seconds = round(time.perf_counter() - t0, 3)
+        rec.detail.setdefault("hostname", worker_identity()["hostname"])
         rec.detail["memory"] = {"rss_start_mb": rss_start, **stage_memory()}
         release_memory()
         payload = {
