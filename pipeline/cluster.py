@@ -412,11 +412,14 @@ def _shell_quote(value: str) -> str:
 # ---------------------------------------------------------------------------------------
 
 
-def trigger(settings: Settings, input_dir: Path, *, run_id: str | None = None) -> str:
-    """Create a DAG run on the cluster's scheduler (``airflow dags trigger``); its run id."""
+def trigger(settings: Settings, input_dir: Path, *, run_id: str | None = None, warehouse: Path | None = None) -> str:
+    """Create a DAG run on the cluster's scheduler (``airflow dags trigger``); its run id.
+
+    ``warehouse`` (a DuckDB file) replaces the cluster's warehouse for this run (benchmarks).
+    """
     cluster = Cluster.load(settings)
     run_id = run_id or f"cluster__{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
-    conf = json.dumps({"input_dir": str(input_dir)})
+    conf = json.dumps({"input_dir": str(input_dir), **({"warehouse": str(warehouse)} if warehouse else {})})
     _airflow(cluster, settings, "dags", "trigger", DAG_ID, "--run-id", run_id, "--conf", conf)
     return run_id
 
