@@ -41,6 +41,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -339,9 +340,13 @@ def start_worker(cluster: Cluster, settings: Settings, index: int, *, wait: bool
 
 
 def stop_worker(cluster: Cluster, name: str, *, kill: bool = False) -> None:
-    """Stop one worker and the tasks it runs (SIGKILL with ``kill``: as if its machine died)."""
-    services.stop_group(cluster.info["pids"].get(name), sig=signal.SIGKILL if kill else signal.SIGTERM,
-                        timeout=0 if kill else 30)
+    """Stop one worker and the tasks it runs (``kill``: SIGKILL to all of it at once, as if its machine died)."""
+    pid = cluster.info["pids"].get(name)
+    if kill and pid:
+        for victim in [pid, *services.descendants(pid)]:
+            with suppress(ProcessLookupError):
+                os.kill(victim, signal.SIGKILL)
+    services.stop_group(pid, timeout=0 if kill else 30)
     cluster.info["pids"].pop(name, None)
     cluster.save()
 

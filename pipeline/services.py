@@ -62,10 +62,30 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc), children first found first."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
 def stop_group(pid: int | None, *, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
-    """Signal a process group (every server here leads its own), then SIGKILL it after ``timeout``."""
+    """Signal a process group (every server here leads its own), then SIGKILL what is left after ``timeout``.
+
+    What is left includes the processes below the leader in groups of their own: Airflow puts
+    each task process in a new process group, which a signal to the worker's group misses.
+    """
     if not pid:
         return
+    tree = descendants(pid)
     try:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
@@ -75,9 +95,11 @@ def stop_group(pid: int | None, *, sig: int = signal.SIGTERM, timeout: float = 2
         if not pid_alive(pid):
             break
         time.sleep(0.2)
-    # the leader may be gone while children it started (task processes) still run
     with suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
+    for child in tree:
+        with suppress(ProcessLookupError, PermissionError):
+            os.kill(child, signal.SIGKILL)
 
 
 def wait_for(check, what: str, timeout: float, *, proc: subprocess.Popen | None = None, log: Path | None = None,
