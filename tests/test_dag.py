@@ -22,8 +22,8 @@ def dag():
 
 
 def test_stages_run_in_order_and_finalize_is_a_teardown(dag) -> None:
-    chain = ["start_run", "ingest", "anything_new", "validate_raw", "nlp", "validate_nlp", "load", "validate_warehouse",
-             "dbt_build", "validate_marts", "publish"]
+    chain = ["start_run", "ingest", "anything_new", "validate_raw", "nlp_plan", "nlp_part", "nlp_link",
+             "validate_nlp", "load", "validate_warehouse", "dbt_build", "validate_marts", "publish"]
     for upstream, downstream in itertools.pairwise(chain):
         assert upstream in dag.get_task(downstream).upstream_task_ids, (upstream, downstream)
     finalize = dag.get_task("finalize")
@@ -35,9 +35,19 @@ def test_nightly_schedule_without_overlap_and_with_retries(dag) -> None:
     assert dag.max_active_runs == 1
     assert not dag.catchup
     assert dag.timetable.summary == "30 2 * * *"
-    assert dag.get_task("nlp").retries >= 1
+    assert dag.get_task("nlp_part").retries >= 1
     assert dag.get_task("publish").retries == 0  # a publish conflict needs a person, not a retry
     assert set(dag.params) == {"input_dir", "warehouse"}
+
+
+def test_nlp_is_mapped_over_parts_and_warehouse_writers_share_a_one_slot_pool(dag) -> None:
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    assert isinstance(dag.get_task("nlp_part"), MappedOperator)
+    assert "nlp_plan" in dag.get_task("nlp_part").upstream_task_ids
+    assert {t: dag.get_task(t).pool for t in ("load", "dbt_build", "publish")} == dict.fromkeys(
+        ("load", "dbt_build", "publish"), "newsdesk_warehouse")
+    assert dag.get_task("validate_nlp").pool == "default_pool"
 
 
 def test_dag_file_imports_no_heavy_libraries_at_parse_time() -> None:
