@@ -50,6 +50,7 @@ from typing import Any
 from pipeline import services
 from pipeline.airflow_runner import WAREHOUSE_POOL
 from pipeline.config import Settings
+from pipeline.lake import Lake
 from pipeline.services import Postgres, Redis, ServiceError
 
 DAG_ID = "newsdesk_nightly"
@@ -227,8 +228,8 @@ def up(settings: Settings, *, workers: int = 2, file_warehouse: bool = False, nl
         "nlp_processes": nlp_processes,
         "heartbeat_timeout": heartbeat_timeout,
         "warehouse": "file" if file_warehouse else "ducklake",
-        "file_warehouse": str(settings.warehouse if not hasattr(settings.warehouse, "catalog")
-                              else settings.project_dir / "warehouse" / "newsdesk.duckdb"),
+        "file_warehouse": str(settings.project_dir / "warehouse" / "newsdesk.duckdb"
+                              if isinstance(settings.warehouse, Lake) else settings.warehouse),
         "postgres": {"port": free(), "password": previous.get("postgres", {}).get("password")
                      or secrets.token_urlsafe(18)},
         "redis": {"port": free(), "password": secrets.token_urlsafe(18)},

@@ -15,8 +15,9 @@ Environment variables (all optional):
 ``NEWSDESK_LAKE_DATA``     the DuckLake's data folder (storage every worker sees); needed with ``ducklake:``
 ``NEWSDESK_STATE``         run folders, quarantine, Airflow home for the CLI; default ``<project>/.newsdesk``
 ``NEWSDESK_MAX_FILE_BYTES``   larger input files are quarantined; default 20 MiB
-``NEWSDESK_NLP_BATCH``     articles per NLP chunk (bounds memory: the peak of a run is the peak of one
-                           chunk, whatever N); default 1000
+``NEWSDESK_NLP_BATCH``     articles per NLP part, one Airflow mapped task each (bounds memory: the peak of
+                           a run is the peak of one part, whatever N; more parts spread over more workers);
+                           default 1000
 ``NEWSDESK_NLP_PROCESSES`` spaCy worker processes; default 2 (or the CPU count, if lower): NER is
                            ~95 % of the NLP stage and scales ~1.9× on two cores
 ``NEWSDESK_KEEP_SNAPSHOTS`` published snapshots kept besides the current one (for readers still on them); default 2
