@@ -315,8 +315,11 @@ def nlp_link(manifest_path: str) -> str:
             raise RuntimeError(f"NLP parts {missing} of batch {m.batch_id} have not finished")
         known_aliases = warehouse.read_table(cfg.warehouse, "actor_aliases")
         totals = dict.fromkeys(NLP_TABLES, 0)
-        failures, workers = [], []
-        for part in range(plan["parts"]):
+        failures, workers = [schemas.empty(schemas.QUARANTINE)], []
+        if plan["articles"] == 0:  # nothing new (quarantine rows only): empty parts keep the contract
+            for table in ("entity_mentions", "quotes", "actor_aliases"):
+                write_parquet_atomic(schemas.empty(NLP_TABLES[table]), _part_file(m.nlp_parts(table), 0))
+        for part in range(plan["parts"] if plan["articles"] else 0):
             info = json.loads(_part_done(m, part).read_text())
             workers.append({k: info.get(k) for k in ("part", "hostname", "attempt", "articles")})
             raw = {t: pl.read_parquet(_part_file(m.nlp_work_dir / t, part)) for t in RAW_TABLES}
