@@ -105,3 +105,25 @@ def test_a_part_is_a_task_of_its_own_process_too(runs, tmp_path: Path) -> None:
     assert json.loads((m.nlp_work_dir / "part-00000.done.json").read_text())["hostname"] == "worker-9@test"
     record = json.loads((m.run_dir / "stages" / "nlp_part-00000.json").read_text())
     assert record["detail"]["hostname"] == "worker-9@test" and record["detail"]["attempt"] == 3
+
+
+def _in_daemon(queue) -> None:
+    from pipeline import entities
+
+    with entities.ner_workers(2):
+        queue.put(entities._WORKERS is None)
+    queue.put(list(entities.model_entities(["Angela Merkel met Emmanuel Macron.", "Paris."], n_process=2)))
+
+
+def test_a_daemonic_process_a_celery_pool_worker_runs_ner_in_process() -> None:
+    """A task inside a Celery prefork worker is daemonic and may not start NER workers: no crash."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_in_daemon, args=(queue,), daemon=True)
+    proc.start()
+    no_pool, ents = queue.get(timeout=120), queue.get(timeout=120)
+    proc.join(30)
+    assert no_pool and proc.exitcode == 0
+    assert any(label == "PERSON" for _, _, label in ents[0])
