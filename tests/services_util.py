@@ -20,8 +20,8 @@ from pipeline import services, snapshots, warehouse
 from pipeline.export import mart_names
 
 REPO = Path(__file__).resolve().parents[1]
-# run-specific columns: which batch loaded a row, and when
-RUN_COLUMNS = {"batch_id", "ingested_at", "quarantined_at", "loaded_at", "first_seen_batch"}
+# run-specific columns: which batch loaded or found a row, and when
+RUN_COLUMNS = {"batch_id", "ingested_at", "quarantined_at", "detected_at", "read_at"}
 # detail tables whose rows must be the same whatever ran the NLP (ids included)
 DETAIL_TABLES = ("articles", "sentences", "tokens", "entity_mentions", "quotes", "actor_aliases", "quarantine",
                  "article_duplicates")

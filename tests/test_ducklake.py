@@ -110,9 +110,9 @@ def nights(pg):
         pytest.skip("../shared/data is absent: the DuckLake comparison runs on real articles")
     root = searchable_tmpdir("newsdesk-lake-test-")
     night1, night2 = root / "night1", root / "night2"
-    bbc_jsonl(shared, night1 / "sport.jsonl", "sport", 0, 60)
+    bbc_jsonl(shared, night1 / "sport.jsonl", "sport", 0, 40)
     shutil.copytree(night1, night2)
-    bbc_jsonl(shared, night2 / "tech.jsonl", "tech", 0, 40)
+    bbc_jsonl(shared, night2 / "tech.jsonl", "tech", 0, 25)
     pg.create_database("lake_e2e")
     target = "ducklake:postgres:" + pg.dsn("lake_e2e")
     yield {"root": root, "nights": (night1, night2), "lake": target,
@@ -159,7 +159,7 @@ def test_readers_see_the_old_snapshot_until_publish_and_a_failed_run_leaves_noth
         monkeypatch.setenv(k, v)
     night3 = nights["root"] / "night3"
     shutil.copytree(nights["nights"][1], night3)
-    bbc_jsonl(shared_data_dir(), night3 / "politics.jsonl", "politics", 0, 20)
+    bbc_jsonl(shared_data_dir(), night3 / "politics.jsonl", "politics", 0, 10)
     target = Settings.from_env(warehouse=nights["lake"]).warehouse
     before = comparable_tables(target)
     published = before["articles"].height
