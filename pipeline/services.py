@@ -95,6 +95,7 @@ def stop_group(pid: int | None, *, sig: int = signal.SIGTERM, timeout: float = 2
         if not pid_alive(pid):
             break
         time.sleep(0.2)
+    tree += descendants(pid)  # and what the leader started meanwhile (a task taken while shutting down)
     with suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
     for child in tree:
