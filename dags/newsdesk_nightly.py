@@ -1,6 +1,13 @@
 """newsdesk nightly: ingest → (anything new?) → validate raw → NLP → validate NLP → load → validate warehouse
 → dbt build → validate marts → publish, then a teardown that records the outcome.
 
+The NLP stage is dynamic task mapping: ``nlp_plan`` cuts the batch into parts of
+``NEWSDESK_NLP_BATCH`` articles, ``nlp_part`` runs once per part (on any free worker; each part
+idempotent, its output written atomically, a finished part skipped on retry), and
+``nlp_link`` gives actors their corpus-wide ids part by part in batch order, so the ids are
+those of a single-process run whichever worker did which part. load, dbt_build and publish
+share the 1-slot pool ``newsdesk_warehouse``: they never overlap.
+
 Tasks are thin: each calls one function of ``pipeline.stages`` and passes the run
 manifest's path (a short string) through XCom; data stays in the run folder and the work
 database. Configuration comes from ``NEWSDESK_*`` environment variables (see
@@ -24,6 +31,7 @@ published by ``NEWSDESK_PUBLISH_BY`` (UTC). ``publish`` updates the Asset ``news
 
 from __future__ import annotations
 
+import functools
 import os
 from datetime import time, timedelta
 
@@ -50,6 +58,9 @@ from pipeline.sources import SourceConfigError
 from pipeline.warehouse import WarehouseVersionError
 
 RETRIES = int(os.environ.get("NEWSDESK_TASK_RETRIES", "2"))
+# One slot: the stages that write the warehouse never overlap, whatever the executor and however
+# many runs or DAGs are active (created by `newsdesk run` and `newsdesk cluster up`).
+WAREHOUSE_POOL = "newsdesk_warehouse"
 RETRY_DELAY = timedelta(seconds=int(os.environ.get("NEWSDESK_RETRY_DELAY_SECONDS", "120")))
 OPS = Operations.from_env()
 SCHEDULE_AT = time(2, 30)  # UTC, the cron below
@@ -127,15 +138,25 @@ def newsdesk_nightly():
     def validate_raw(manifest: str) -> str:
         return _stage(stages.validate_raw, manifest)
 
-    @task(execution_timeout=_timeout("nlp"))
-    def nlp(manifest: str) -> str:
-        return _stage(stages.nlp, manifest)
+    @task(execution_timeout=_timeout("nlp_plan"))
+    def nlp_plan(manifest: str) -> list[int]:
+        return stages.nlp_plan(manifest)
+
+    @task(execution_timeout=_timeout("nlp_part"))
+    def nlp_part(manifest: str, part: int) -> str:
+        # one mapped task per part of the batch: as many run at once as there are free workers
+        attempt = get_current_context()["ti"].try_number
+        return _stage(functools.partial(stages.nlp_part, part=part, attempt=attempt), manifest)
+
+    @task(execution_timeout=_timeout("nlp_link"))
+    def nlp_link(manifest: str) -> str:
+        return _stage(stages.nlp_link, manifest)
 
     @task(execution_timeout=_timeout("validate_nlp"))
     def validate_nlp(manifest: str) -> str:
         return _stage(stages.validate_nlp, manifest)
 
-    @task(execution_timeout=_timeout("load"))
+    @task(execution_timeout=_timeout("load"), pool=WAREHOUSE_POOL)
     def load(manifest: str) -> str:
         return _stage(stages.load, manifest)
 
@@ -143,7 +164,7 @@ def newsdesk_nightly():
     def validate_warehouse(manifest: str) -> str:
         return _stage(stages.validate_warehouse, manifest)
 
-    @task(execution_timeout=_timeout("dbt_build"))
+    @task(execution_timeout=_timeout("dbt_build"), pool=WAREHOUSE_POOL)
     def dbt_build(manifest: str) -> str:
         return _stage(stages.dbt_build, manifest)
 
@@ -151,7 +172,7 @@ def newsdesk_nightly():
     def validate_marts(manifest: str) -> str:
         return _stage(stages.validate_marts, manifest)
 
-    @task(execution_timeout=_timeout("publish"), retries=0, outlets=[MARTS])
+    @task(execution_timeout=_timeout("publish"), retries=0, outlets=[MARTS], pool=WAREHOUSE_POOL)
     def publish(manifest: str) -> str:
         # No automatic retry: a publish conflict means another run won; a human re-runs.
         done = _stage(stages.publish, manifest)
@@ -165,10 +186,11 @@ def newsdesk_nightly():
         return stages.finalize(manifest)
 
     manifest = start_run()
-    published = publish(
-        validate_marts(dbt_build(validate_warehouse(load(validate_nlp(nlp(validate_raw(
-            anything_new(ingest(manifest)))))))))
-    )
+    raw = validate_raw(anything_new(ingest(manifest)))
+    parts = nlp_part.partial(manifest=raw).expand(part=nlp_plan(raw))
+    linked = nlp_link(raw)
+    parts >> linked
+    published = publish(validate_marts(dbt_build(validate_warehouse(load(validate_nlp(linked))))))
     published >> finalize(manifest)
 
 

@@ -39,6 +39,7 @@ def airflow_env(settings: Settings, *, quiet: bool = True) -> dict[str, str]:
         "NEWSDESK_PROJECT_DIR": str(settings.project_dir),
         "NEWSDESK_INPUT": str(settings.input_dir),
         "NEWSDESK_WAREHOUSE": str(settings.warehouse),
+        **({"NEWSDESK_LAKE_DATA": str(settings.lake_data)} if settings.lake_data else {}),
         "NEWSDESK_STATE": str(settings.state_dir),
         "GX_ANALYTICS_ENABLED": "false",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
@@ -49,19 +50,25 @@ def airflow_env(settings: Settings, *, quiet: bool = True) -> dict[str, str]:
     return {k: os.environ.get(k, v) if k.startswith(keep) else v for k, v in env.items()}
 
 
+# The DAG's 1-slot pool for the stages that write the warehouse (dags/newsdesk_nightly.py).
+WAREHOUSE_POOL = ("newsdesk_warehouse", "1",
+                  "stages that write the newsdesk warehouse (load, dbt_build, publish): never two at once")
+
+
 def ensure_metadata_db(settings: Settings, env: dict[str, str]) -> None:
-    """Create or upgrade Airflow's metadata database (idempotent, a few seconds)."""
+    """Create or upgrade Airflow's metadata database and the DAG's pool (idempotent, a few seconds)."""
     marker = settings.airflow_home / ".migrated"
-    version_tag = _airflow_version()
+    version_tag = f"{_airflow_version()} pool={WAREHOUSE_POOL[0]}:{WAREHOUSE_POOL[1]}"
     if marker.exists() and marker.read_text() == version_tag:
         return
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        env={**os.environ, **env}, capture_output=True, text=True, check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"airflow db migrate failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    for command in (["db", "migrate"], ["pools", "set", *WAREHOUSE_POOL]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "airflow", *command],
+            env={**os.environ, **env}, capture_output=True, text=True, check=False,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"airflow {' '.join(command)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     marker.write_text(version_tag)
 
 

@@ -32,6 +32,7 @@ examples:
   newsdesk runs                     recent runs with their outcome and stage timings
   newsdesk quarantine list          batches and inputs the pipeline refused, with reasons
   newsdesk airflow standalone       the same DAG under a real scheduler and web UI
+  newsdesk cluster up               the DAG on Celery workers here (PostgreSQL, Redis, DuckLake); docs/scaling.md
 
 """
 
@@ -368,12 +369,56 @@ def cmd_snapshots(args: argparse.Namespace) -> int:
     if not found:
         print(f"no snapshots under {snapshots.snapshot_dir(settings.warehouse)}")
         return 0
-    print(f"{settings.warehouse} -> {snapshots.resolve(settings.warehouse)}")
+    print(f"{settings.warehouse} -> {snapshots.location(settings.warehouse)}")
     for s in found:
         flags = ", ".join(f for f, on in (("current", s.current), ("open by a reader", s.in_use),
                                           ("ORPHAN: never published (a run killed before the link swap); the "
                                            "next publish removes it", s.orphan)) if on)
         print(f"  {s.snapshot_id:<28} {s.published_at:%Y-%m-%d %H:%M:%S}  {s.bytes / 2**20:8.1f} MB  {flags}")
+    return 0
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    """``newsdesk cluster up|status|run|env|down``: see pipeline/cluster.py and docs/scaling.md."""
+    from pipeline import cluster
+
+    settings = _settings(args)
+    try:
+        if args.action == "up":
+            print(f"newsdesk cluster: starting under {cluster.cluster_dir(settings)} ...", file=sys.stderr)
+            c = cluster.up(settings, workers=args.workers, file_warehouse=args.file_warehouse,
+                           nlp_processes=args.nlp_processes, timeout=args.timeout)
+            for name, seconds in c.info["startup_seconds"].items():
+                print(f"  {name:<26} ready after {seconds:6.1f}s")
+            print(f"Airflow UI {c.api_url} (admin/admin) · {c.info['workers']} Celery workers · warehouse "
+                  f"{c.warehouse_env()['NEWSDESK_WAREHOUSE']}\nnext: newsdesk cluster run [INPUT]; "
+                  "eval \"$(newsdesk cluster env)\" to point newsdesk sql/shell/dashboard at its warehouse")
+        elif args.action == "status":
+            rows = cluster.status(settings)
+            if not rows:
+                print(f"no cluster running under {cluster.cluster_dir(settings)} (newsdesk cluster up)")
+            for r in rows:
+                print(f"  {r['component']:<14} pid {r['pid'] or '-':<8} {'running' if r['running'] else 'STOPPED':<8} "
+                      f"{r['detail']}")
+            return 0 if rows and all(r["running"] for r in rows) else 3
+        elif args.action == "env":
+            print(cluster.env_lines(settings))
+        elif args.action == "run":
+            input_dir = Path(args.input_dir).resolve() if args.input_dir else settings.input_dir
+            run_id = cluster.trigger(settings, input_dir)
+            print(f"newsdesk cluster: triggered {cluster.DAG_ID} run {run_id} on {input_dir}", file=sys.stderr)
+            state = cluster.wait(settings, run_id, timeout=args.timeout)
+            for ti in cluster.task_instances(settings, run_id):
+                index = "" if ti["map_index"] == "-1" else f"[{ti['map_index']}]"
+                print(f"  {ti['task_id'] + index:<22} {ti['state']:<8} try {ti['try_number']}  {ti['seconds']:>7}s")
+            print(f"run {run_id}: {state}")
+            return 0 if state == "success" else 1
+        elif args.action == "down":
+            stopped = cluster.down(settings, purge=args.purge)
+            print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    except (cluster.ClusterError, cluster.ServiceError) as exc:
+        print(f"newsdesk cluster: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -518,6 +563,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "release"], nargs="?", default="list")
     p.add_argument("batch_id", nargs="?")
     p.set_defaults(func=cmd_quarantine)
+
+    p = sub.add_parser("cluster", parents=[common], help="the DAG on Celery workers here: up|status|run|env|down",
+                       description="Starts (up), reports (status), uses (run: trigger the nightly DAG and wait; env: "
+                                   "the settings readers need) and stops (down) PostgreSQL, Redis, Airflow's "
+                                   "api-server, scheduler, dag-processor and Celery workers on free loopback ports, "
+                                   "state under <state>/cluster. See docs/scaling.md.")
+    p.add_argument("action", choices=["up", "status", "run", "env", "down"])
+    p.add_argument("input_dir", nargs="?", help="run: input folder or sources.yaml (default: NEWSDESK_INPUT)")
+    p.add_argument("--workers", type=int, default=2, help="up: Celery workers, concurrency 1 each (default 2)")
+    p.add_argument("--nlp-processes", type=int, default=1, help="up: NER processes per NLP task (default 1)")
+    p.add_argument("--file-warehouse", action="store_true", help="up: publish to the DuckDB file, not DuckLake")
+    p.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for up or a run (default 1800)")
+    p.add_argument("--purge", action="store_true", help="down: also delete the databases, lake and logs")
+    p.set_defaults(func=cmd_cluster)
 
     p = sub.add_parser("migrate-warehouse", parents=[common],
                        help="import a warehouse exported from another DuckDB version (python -m pipeline.migrate)",

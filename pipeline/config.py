@@ -9,11 +9,15 @@ Environment variables (all optional):
 
 ``NEWSDESK_PROJECT_DIR``   repository root (dbt_project/, expectations/, dags/); default: this checkout
 ``NEWSDESK_INPUT``         folder of input articles; default ``<project>/seeds``
-``NEWSDESK_WAREHOUSE``     published DuckDB file analysts read; default ``<project>/warehouse/newsdesk.duckdb``
+``NEWSDESK_WAREHOUSE``     published DuckDB file analysts read; default ``<project>/warehouse/newsdesk.duckdb``;
+                           or a DuckLake warehouse, ``ducklake:postgres:dbname=... host=... user=...``
+                           (``pipeline.lake``; the password from PGPASSWORD/PGPASSFILE)
+``NEWSDESK_LAKE_DATA``     the DuckLake's data folder (storage every worker sees); needed with ``ducklake:``
 ``NEWSDESK_STATE``         run folders, quarantine, Airflow home for the CLI; default ``<project>/.newsdesk``
 ``NEWSDESK_MAX_FILE_BYTES``   larger input files are quarantined; default 20 MiB
-``NEWSDESK_NLP_BATCH``     articles per NLP chunk (bounds memory: the peak of a run is the peak of one
-                           chunk, whatever N); default 1000
+``NEWSDESK_NLP_BATCH``     articles per NLP part, one Airflow mapped task each (bounds memory: the peak of
+                           a run is the peak of one part, whatever N; more parts spread over more workers);
+                           default 1000
 ``NEWSDESK_NLP_PROCESSES`` spaCy worker processes; default 2 (or the CPU count, if lower): NER is
                            ~95 % of the NLP stage and scales ~1.9× on two cores
 ``NEWSDESK_KEEP_SNAPSHOTS`` published snapshots kept besides the current one (for readers still on them); default 2
@@ -48,6 +52,9 @@ from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
+from pipeline.lake import SCHEME as LAKE_SCHEME
+from pipeline.lake import Lake
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -61,7 +68,7 @@ class Settings:
 
     project_dir: Path
     input_dir: Path
-    warehouse: Path
+    warehouse: Path | Lake  # a DuckDB file (the default), or a DuckLake
     state_dir: Path
     max_file_bytes: int = 20 * 1024 * 1024
     nlp_batch_size: int = 1000
@@ -72,6 +79,7 @@ class Settings:
     allow_fetch: bool = False
     fetch_private: str = ""
     min_free_mb: int = 64
+    lake_data: Path | None = None
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -91,7 +99,12 @@ class Settings:
 
     @property
     def build_dir(self) -> Path:
-        """Work databases live beside the published file so that publishing is one rename."""
+        """Work databases live beside the published file so that publishing is one rename.
+
+        (A DuckLake's work is its own head; the folder then only holds scratch files.)
+        """
+        if isinstance(self.warehouse, Lake):
+            return self.state_dir / "build"
         return self.warehouse.parent / ".build"
 
     @property
@@ -117,6 +130,7 @@ class Settings:
             "allow_fetch": env.get("NEWSDESK_ALLOW_FETCH") or cls.allow_fetch,
             "fetch_private": env.get("NEWSDESK_FETCH_PRIVATE") or cls.fetch_private,
             "min_free_mb": env.get("NEWSDESK_MIN_FREE_MB") or cls.min_free_mb,
+            "lake_data": env.get("NEWSDESK_LAKE_DATA") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls._coerce(values)
@@ -129,17 +143,20 @@ class Settings:
             raise ValueError(f"unknown settings {sorted(unknown)}")
         out: dict[str, Any] = {}
         for name, value in values.items():
-            if name == "warehouse":  # a symlink to the current snapshot: resolve its folder, not the link
-                path = Path(value).expanduser()
-                out[name] = path.parent.resolve() / path.name
+            if name == "warehouse":
+                out[name] = _warehouse(value, values.get("lake_data"))
             elif name in ("project_dir", "input_dir", "state_dir"):
                 out[name] = Path(value).expanduser().resolve()
+            elif name == "lake_data":
+                out[name] = Path(value).expanduser().resolve() if value else None
             elif isinstance(known[name].default, bool):
                 out[name] = _flag(name, value)
             elif isinstance(known[name].default, str):
                 out[name] = str(value)
             else:
                 out[name] = int(value)
+        if isinstance(out.get("warehouse"), Lake):
+            out["lake_data"] = out["warehouse"].data_path
         return cls(**out)
 
     @property
@@ -151,7 +168,8 @@ class Settings:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, written into each run's manifest."""
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: (str(v) if isinstance(v, Path | Lake) else v) for k, v in values.items()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:
@@ -171,11 +189,14 @@ def _flag(name: str, value: Any) -> bool:
     if text in ("0", "false", "no", "off", ""):
         return False
     raise ValueError(f"setting {name} must be 1/0, true/false, yes/no or on/off, not {value!r}")
+
+
 # Per-task execution_timeout (minutes). Generous for a first load of a large corpus (the
 # whole 100k-article first run took ~23 min of NLP and ~1.5 min of dbt here): a timeout is
 # for a task that hangs, not one that is slow; NEWSDESK_TASK_TIMEOUTS tightens or widens them.
 TASK_TIMEOUT_MINUTES: dict[str, int] = {
-    "start_run": 10, "ingest": 90, "anything_new": 10, "validate_raw": 30, "nlp": 360, "validate_nlp": 60,
+    "start_run": 10, "ingest": 90, "anything_new": 10, "validate_raw": 30, "nlp_plan": 10, "nlp_part": 120,
+    "nlp_link": 60, "validate_nlp": 60,
     "load": 60, "validate_warehouse": 30, "dbt_build": 90, "validate_marts": 30, "publish": 15, "finalize": 15,
     "export_marts": 30,
 }
@@ -193,6 +214,7 @@ ENVIRONMENT: dict[str, str] = {  # every variable newsdesk reads (listed by `new
     "NEWSDESK_ALLOW_FETCH": "1 lets a sources.yaml found in the input folder fetch feeds and pages (default off)",
     "NEWSDESK_FETCH_PRIVATE": "networks (CIDR, comma-separated) that may be fetched although private or loopback",
     "NEWSDESK_MIN_FREE_MB": "free disk space a heavy stage keeps in reserve beyond its estimate (default 64)",
+    "NEWSDESK_LAKE_DATA": "data folder of a DuckLake warehouse (NEWSDESK_WAREHOUSE=ducklake:postgres:...)",
     "NEWSDESK_KEEP_SNAPSHOTS": "older snapshots kept for readers (default 2)",
     "NEWSDESK_DUCKDB_MEMORY": "DuckDB memory limit per connection (default 512MB)",
     "NEWSDESK_DBT_THREADS": "dbt threads (default 1)",
@@ -279,3 +301,16 @@ class Operations:
         start = timedelta(hours=scheduled.hour, minutes=scheduled.minute)
         by = timedelta(hours=self.publish_by.hour, minutes=self.publish_by.minute)
         return (by - start) % timedelta(days=1) or timedelta(days=1)
+
+
+def _warehouse(value: Any, lake_data: Any) -> Path | Lake:
+    """A DuckLake spec (``ducklake:...``) or a DuckDB file path.
+
+    A file path is a symlink to the current snapshot: its folder is resolved, not the link.
+    """
+    if isinstance(value, Lake):
+        return value
+    if str(value).startswith(LAKE_SCHEME):
+        return Lake.parse(str(value), lake_data)
+    path = Path(value).expanduser()
+    return path.parent.resolve() / path.name

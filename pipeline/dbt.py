@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.lake import Lake
+
 DBT_ENV = {
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     "DO_NOT_TRACK": "1",
@@ -81,19 +83,27 @@ class DbtResult:
 
 
 def run_dbt(
-    command: list[str], *, project_dir: Path, database: Path, work_dir: Path, quiet: bool = True,
-    target: str | None = None, check: bool = True, progress: str | None = None,
+    command: list[str], *, project_dir: Path, database: Path | Lake, work_dir: Path, quiet: bool = True,
+    target: str | None = None, check: bool = True, progress: str | None = None, lake_version: int | None = None,
 ) -> DbtResult:
     """Invoke ``dbt <command>`` on ``database``; raise :class:`DbtFailed` on any failure.
 
     ``check=False`` returns failing nodes in ``result.failures`` instead of raising (for
-    reports such as source freshness, which must not stop a run).
+    reports such as source freshness, which must not stop a run). A DuckLake ``database``
+    selects the profile's ``lake`` target (dbt-duckdb attaches it), or ``lake_published``
+    pinned to ``lake_version``.
     """
     from dbt.cli.main import dbtRunner  # heavy import, only in the task that needs it
 
-    env_before = {k: os.environ.get(k) for k in [*DBT_ENV, "NEWSDESK_DBT_DATABASE"]}
+    names = [*DBT_ENV, "NEWSDESK_DBT_DATABASE", "NEWSDESK_DBT_LAKE", "NEWSDESK_LAKE_DATA", "NEWSDESK_DBT_LAKE_VERSION"]
+    env_before = {k: os.environ.get(k) for k in names}
     os.environ.update(DBT_ENV)
-    os.environ["NEWSDESK_DBT_DATABASE"] = str(database)
+    if isinstance(database, Lake):
+        target = target or ("lake" if lake_version is None else "lake_published")
+        os.environ.update(NEWSDESK_DBT_LAKE=str(database), NEWSDESK_LAKE_DATA=str(database.data_path) + "/",
+                          NEWSDESK_DBT_LAKE_VERSION=str(lake_version or 0), NEWSDESK_DBT_DATABASE=":memory:")
+    else:
+        os.environ["NEWSDESK_DBT_DATABASE"] = str(database)
     args = [
         *command,
         "--project-dir", str(project_dir),

@@ -252,8 +252,9 @@ def resolve_duplicates(cands: pl.LazyFrame | pl.DataFrame, published_db: Path | 
 
 def _attach_published(con: duckdb.DuckDBPyConnection, published_db: Path | None) -> None:
     """Views ``known`` (live published ``article_id, content_hash``) and ``published_sig`` (their
-    signatures) over the current published snapshot, empty when nothing is published; and the
-    table ``retired`` of published articles that a changed input of this batch supersedes.
+    signatures) over the current published snapshot (a DuckDB file's, or the DuckLake version of
+    the latest publish), empty when nothing is published; and the table ``retired`` of published
+    articles that a changed input of this batch supersedes.
 
     An input read again has changed (unchanged ones are not read): the articles it gave before
     and does not give now (same id and text) are retired. They leave ``known``, so the input's
@@ -262,11 +263,18 @@ def _attach_published(con: duckdb.DuckDBPyConnection, published_db: Path | None)
     linked to its first version and never loaded). An input that now gives no article at all
     (refused whole) retires nothing: its quarantine row says why.
     """
-    path = snapshots.resolve(published_db) if published_db is not None else None
+    from pipeline import lake
+
     tables: set[str] = set()
     columns: set[str] = set()
-    if path is not None:
-        con.execute(f"ATTACH '{path}' AS pub (READ_ONLY)")
+    if lake.is_lake(published_db):  # the DuckLake version of the latest publish, read-only
+        attached = lake.attach_published(con, published_db, "pub")
+    else:
+        path = snapshots.resolve(published_db) if published_db is not None else None
+        attached = path is not None
+        if attached:
+            con.execute(f"ATTACH '{path}' AS pub (READ_ONLY)")
+    if attached:
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
                                             "WHERE table_catalog = 'pub'").fetchall()}
         columns = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE "

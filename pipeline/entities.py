@@ -316,9 +316,19 @@ _WORKERS: NerWorkers | None = None  # the stage's workers, while ner_workers() i
 
 @contextmanager
 def ner_workers(n_process: int) -> Iterator[None]:
-    """Keep ``n_process`` NER workers for the block (a stage): start-up is paid once, not per chunk."""
+    """Keep ``n_process`` NER workers for the block (a stage): start-up is paid once, not per chunk.
+
+    A daemonic process (a task inside a Celery prefork pool worker) may not have children:
+    there the stage runs NER in-process, with a warning (a Celery cluster scales with
+    workers, each one NLP process: ``NEWSDESK_NLP_PROCESSES=1``).
+    """
     global _WORKERS
     if n_process <= 1 or _WORKERS is not None:
+        yield
+        return
+    if _daemonic():
+        log.warning("NER runs in-process: this is a daemonic process (a Celery pool worker), which may not "
+                    "start %d worker processes; set NEWSDESK_NLP_PROCESSES=1 and add workers instead", n_process)
         yield
         return
     _WORKERS = NerWorkers(n_process)
@@ -336,6 +346,14 @@ def worker_map(fn, chunks: list) -> Iterator:
     else:
         for chunk in chunks:
             yield fn(chunk)
+def _daemonic() -> bool:
+    """Whether this process may not start child processes (stdlib's or Celery's billiard view)."""
+    import sys
+
+    if multiprocessing.current_process().daemon:
+        return True
+    billiard = sys.modules.get("billiard")
+    return bool(billiard and billiard.current_process().daemon)
 
 
 def model_entities(
@@ -348,7 +366,7 @@ def model_entities(
     workers are used; otherwise workers are started for this call (see ``NerWorkers``).
     Parts are small enough that both processes stay busy to the end.
     """
-    if n_process <= 1 or len(texts) < 2 * n_process:
+    if n_process <= 1 or len(texts) < 2 * n_process or (_WORKERS is None and _daemonic()):
         yield from _entities_of(texts, batch_size)
         return
     size = max(1, min(batch_size, -(-len(texts) // (4 * n_process))))

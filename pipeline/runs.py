@@ -13,6 +13,8 @@ Layout of ``<state>/runs/<batch_id>/``::
     inputs.parquet          the inputs read, for the seen-inputs manifest (INGEST_INPUTS)
     minhash.parquet         MinHash signatures of the new articles (ARTICLE_MINHASH)
     nlp/<table>/part-*.parquet   NLP output, one part per chunk of articles
+    nlp-parts/plan.json     the parts of the batch (article ranges); part-*.done.json: a part finished
+    nlp-parts/<table>/part-*.parquet   a part's mentions and quotes before actor linking, its failures
     stages/<stage>.json     timing, row counts and status of each stage
     validation/<stage>.json GX results of each validation stage
 """
@@ -36,12 +38,14 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import Settings
+from pipeline.lake import Lake
 
 log = logging.getLogger("newsdesk")
 
 STAGES = (
     "ingest",
     "validate_raw",
+    "nlp_part",  # one record per part of the batch (mapped tasks), then "nlp": the actor linking and totals
     "nlp",
     "validate_nlp",
     "load",
@@ -119,8 +123,15 @@ class Manifest:
         return self.nlp_dir / table
 
     @property
-    def work_db(self) -> Path:
-        return self.cfg.build_dir / f"{self.batch_id}.duckdb"
+    def nlp_work_dir(self) -> Path:
+        """What the mapped NLP parts hand to the linking task (``nlp-parts/``)."""
+        return self.run_dir / "nlp-parts"
+
+    @property
+    def work_db(self) -> Path | Lake:
+        """The run's work database: a file beside the warehouse, or a DuckLake's own head."""
+        cfg = self.cfg
+        return cfg.warehouse if isinstance(cfg.warehouse, Lake) else cfg.build_dir / f"{self.batch_id}.duckdb"
 
     # ---- persistence -----------------------------------------------------------------
     def save(self) -> Path:
@@ -251,11 +262,20 @@ class StageRecord:
         self.rows.update({k: int(v) for k, v in rows.items()})
 
 
-@contextmanager
-def record_stage(manifest: Manifest, stage: str) -> Iterator[StageRecord]:
-    """Time a stage and write ``stages/<stage>.json`` whether it succeeds or fails.
+def worker_identity() -> dict[str, Any]:
+    """Which worker runs this: the Celery node name (``worker-1@host``, set by ``newsdesk cluster``
+    per worker) or the host name, and the process."""
+    import socket
 
-    The record is what the run-log table and the CLI summary are built from.
+    return {"hostname": os.environ.get("NEWSDESK_WORKER_HOSTNAME") or socket.gethostname(), "pid": os.getpid()}
+
+
+@contextmanager
+def record_stage(manifest: Manifest, stage: str, *, key: str | None = None) -> Iterator[StageRecord]:
+    """Time a stage and write ``stages/<key or stage>.json`` whether it succeeds or fails.
+
+    The record is what the run-log table and the CLI summary are built from; ``key`` names
+    the records of a stage that runs several times in a run (the NLP parts).
     """
     from pipeline import runlock
 
@@ -281,6 +301,7 @@ def record_stage(manifest: Manifest, stage: str) -> Iterator[StageRecord]:
         raise
     finally:
         seconds = round(time.perf_counter() - t0, 3)
+        rec.detail.setdefault("hostname", worker_identity()["hostname"])
         rec.detail["memory"] = {"rss_start_mb": rss_start, **stage_memory()}
         release_memory()
         payload = {
@@ -295,7 +316,7 @@ def record_stage(manifest: Manifest, stage: str) -> Iterator[StageRecord]:
             "detail": rec.detail,
             "error": error,
         }
-        atomic_write_text(manifest.run_dir / "stages" / f"{stage}.json", json.dumps(payload, indent=2))
+        atomic_write_text(manifest.run_dir / "stages" / f"{key or stage}.json", json.dumps(payload, indent=2))
         counts = ", ".join(f"{k}={v}" for k, v in rec.rows.items())
         log.info("[%s] %s: %s in %.2fs %s", manifest.batch_id, stage, status, seconds, counts)
 

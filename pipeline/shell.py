@@ -112,7 +112,7 @@ class SqlShell(cmd.Cmd):
         self.do_SQL(f'DESCRIBE "{arg.strip()}"')
 
     def do_snapshot(self, arg: str) -> None:
-        self._say(f"snapshot {self.snapshot} ({snapshots.resolve(self.warehouse_path)})")
+        self._say(f"snapshot {self.snapshot} ({snapshots.location(self.warehouse_path)})")
 
     def do_refresh(self, arg: str) -> None:
         self._open()

@@ -92,8 +92,13 @@ def connect_published(warehouse: Path, *, attempts: int = 5,
     A snapshot may be pruned between resolving the link and opening it only if several
     newer ones were published in that instant; the link is then resolved again.
     """
+    from pipeline import lake
     from pipeline.warehouse import connect
 
+    if lake.is_lake(warehouse):  # pinned to the version of the latest publish commit
+        with lake.connect_published(warehouse) as con:
+            yield con
+        return
     last_error: Exception | None = None
     for attempt in range(attempts):
         path = resolve(warehouse)
@@ -215,7 +220,14 @@ def _is_orphan(path: Path, current: Path | None, ids: set[str] | None) -> bool:
 
 
 def list_snapshots(warehouse: Path) -> list[Snapshot]:
-    """Every snapshot file of this warehouse, newest first, with whether a reader has it open."""
+    """Every snapshot file of this warehouse, newest first, with whether a reader has it open.
+
+    For a DuckLake: its published snapshots still in the lake (``path`` names the lake version).
+    """
+    from pipeline import lake
+
+    if lake.is_lake(warehouse):
+        return _lake_snapshots(warehouse)
     current = resolve(warehouse)
     ids = published_ids(warehouse)
     out = []
@@ -224,6 +236,25 @@ def list_snapshots(warehouse: Path) -> list[Snapshot]:
         out.append(Snapshot(snapshot_id(path), path, datetime.fromtimestamp(st.st_mtime, UTC), st.st_size,
                             path == current, in_use(path), _is_orphan(path, current, ids)))
     return sorted(out, key=lambda s: (s.published_at, s.snapshot_id), reverse=True)
+
+
+def _lake_snapshots(warehouse) -> list[Snapshot]:
+    from pipeline import lake
+
+    with lake.connect(warehouse, read_only=True) as con:
+        published = lake.published_snapshots(con)
+    return [Snapshot(sid, Path(f"{warehouse}@v{version}"), at, 0, i == 0, False)
+            for i, (version, sid, at) in enumerate(published)]
+
+
+def location(warehouse) -> str:
+    """What a reader of the warehouse opens now: the snapshot file, or the DuckLake version."""
+    from pipeline import lake
+
+    if lake.is_lake(warehouse):
+        with lake.connect(warehouse, read_only=True) as con:
+            return f"{warehouse} at DuckLake version {lake.published_version(con)}"
+    return str(resolve(warehouse))
 
 
 @dataclass

@@ -35,6 +35,7 @@ from pipeline.runs import (
     batch_id_for,
     record_stage,
     sink_parquet_atomic,
+    worker_identity,
     write_parquet_atomic,
 )
 from pipeline.sources import load_sources
@@ -259,47 +260,148 @@ def validate_raw(manifest_path: str) -> str:
 
 
 def nlp(manifest_path: str) -> str:
-    """Sentences, tokens, entities and quotes, chunk by chunk so memory stays flat.
+    """The whole NLP stage in this process: every part, then the actor linking.
 
-    Chunks run in order: each links its actors to the ids of earlier chunks and earlier
-    runs (the published ``actor_aliases``), so one person keeps one id across the corpus.
+    What the mapped tasks of the DAG do (``nlp_plan`` → ``nlp_part`` × N → ``nlp_link``), run
+    in order here with one set of NER worker processes for all parts (benchmarks, tests).
     """
     from pipeline import entities
-    from pipeline.linking import link_actors, merge_aliases  # loads spaCy: only this task pays
-    from pipeline.nlp import run_nlp
 
     m = Manifest.load(manifest_path)
-    cfg = m.cfg
+    parts = nlp_plan(manifest_path)
+    with entities.ner_workers(_processes_for(min(_plan(m)["articles"], m.cfg.nlp_batch_size), m.cfg)):
+        for part in parts:
+            nlp_part(manifest_path, part)
+    return nlp_link(manifest_path)
+
+
+PLAN = "plan.json"
+RAW_TABLES = {"entity_mentions": schemas.ENTITY_MENTIONS, "quotes": schemas.QUOTES, "failures": schemas.QUARANTINE}
+
+
+def _plan(m: Manifest) -> dict[str, Any]:
+    return json.loads((m.nlp_work_dir / PLAN).read_text())
+
+
+def nlp_plan(manifest_path: str) -> list[int]:
+    """Cut the batch into parts of ``NEWSDESK_NLP_BATCH`` articles (at least one part); their indices.
+
+    Each part is an Airflow mapped task (``nlp_part``), so parts run on as many workers as
+    there are. The plan is written once per run and read by every part and by the linking
+    task, so the parts stay the same article ranges even after the linking task has taken
+    failed articles out of the batch file. Starting the stage (this task) starts it afresh.
+    """
+    m = Manifest.load(manifest_path)
+    _check_space(m, "nlp")
+    n = pl.scan_parquet(m.articles_path).select(pl.len()).collect().item()
+    size = m.cfg.nlp_batch_size
+    shutil.rmtree(m.nlp_dir, ignore_errors=True)
+    shutil.rmtree(m.nlp_work_dir, ignore_errors=True)
+    parts = list(range(max(1, -(-n // size))))
+    atomic_write_text(m.nlp_work_dir / PLAN, json.dumps({"articles": n, "part_size": size, "parts": len(parts)}))
+    return parts
+
+
+def _part_file(folder: Path, part: int) -> Path:
+    return folder / f"part-{part:05d}.parquet"
+
+
+def _part_done(m: Manifest, part: int) -> Path:
+    return m.nlp_work_dir / f"part-{part:05d}.done.json"
+
+
+def nlp_part(manifest_path: str, part: int, *, attempt: int | None = None) -> str:
+    """Sentences, tokens, entities and quotes of one part of the batch (an Airflow mapped task).
+
+    Idempotent: every output is written atomically (a temporary file, then a rename), and the
+    ``done`` marker last; a retried part whose marker exists is skipped, one killed midway
+    is done again from the start (its half-written files are replaced). Mentions and quotes
+    are written before actor linking, which needs every earlier part (``nlp_link``).
+    """
+    from pipeline import entities
+    from pipeline.nlp import run_nlp  # loads spaCy: only the NLP tasks pay
+
+    m = Manifest.load(manifest_path)
+    cfg, plan, done = m.cfg, _plan(m), _part_done(m, part)
+    if done.exists():
+        log.info("[%s] nlp part %d already done on %s: skipped", m.batch_id, part,
+                 json.loads(done.read_text()).get("hostname"))
+        return manifest_path
+    identity = {**worker_identity(), "attempt": attempt}
+    atomic_write_text(m.nlp_work_dir / f"part-{part:05d}.started.json", json.dumps(identity))
+    with record_stage(m, "nlp_part", key=f"nlp_part-{part:05d}") as rec:
+        size = plan["part_size"]
+        articles = pl.scan_parquet(m.articles_path).slice(part * size, size).collect()
+        if plan["articles"] == 0:  # nothing new: no model to load, empty parts keep the contract
+            result = _empty_result()
+            bad: list[Rejection] = []
+        else:
+            with entities.ner_workers(_processes_for(articles.height, cfg)):
+                result, bad = _nlp_by_language(run_nlp, articles, cfg)
+        failures = quarantine_frame(bad, m.batch_id, "nlp", datetime.now(UTC))
+        for table, frame in (("sentences", result.sentences), ("tokens", result.tokens)):
+            write_parquet_atomic(frame, _part_file(m.nlp_parts(table), part))
+        for table, frame in (("entity_mentions", result.entity_mentions), ("quotes", result.quotes),
+                             ("failures", failures)):
+            write_parquet_atomic(frame, _part_file(m.nlp_work_dir / table, part))
+        counts = {"part": part, "articles": articles.height, "sentences": result.sentences.height,
+                  "tokens": result.tokens.height, "nlp_failures": failures.height}
+        rec.count(**counts)
+        rec.detail.update(identity)
+    atomic_write_text(done, json.dumps({**identity, **counts}))
+    return manifest_path
+
+
+def _empty_result() -> Any:
+    from pipeline.nlp import NlpResult
+
+    return NlpResult(*(schemas.empty(t) for t in (schemas.SENTENCES, schemas.TOKENS, schemas.ENTITY_MENTIONS,
+                                                  schemas.QUOTES)))
+
+
+def nlp_link(manifest_path: str) -> str:
+    """Give actors their corpus-wide ids, part by part in batch order: the ids of a single-process run.
+
+    Each part links its actors to the ids of earlier parts and earlier runs (the published
+    ``actor_aliases``), exactly as the single-process stage did chunk by chunk, so one person
+    keeps one id across the corpus whichever worker tagged which part. Cheap (no model, no
+    text): mentions and quotes only. Records the stage ``nlp`` with the batch's totals.
+    """
+    from pipeline.linking import link_actors, merge_aliases
+    from pipeline.nlp import NlpResult
+
+    m = Manifest.load(manifest_path)
+    cfg, plan = m.cfg, _plan(m)
     with record_stage(m, "nlp") as rec:
-        _check_space(m, "nlp")
-        shutil.rmtree(m.nlp_dir, ignore_errors=True)
-        for t in NLP_TABLES:
-            m.nlp_parts(t).mkdir(parents=True, exist_ok=True)
-        totals = dict.fromkeys(NLP_TABLES, 0)
-        failures: list[Rejection] = []
+        missing = [p for p in range(plan["parts"]) if not _part_done(m, p).exists()]
+        if missing:
+            raise RuntimeError(f"NLP parts {missing} of batch {m.batch_id} have not finished")
         known_aliases = warehouse.read_table(cfg.warehouse, "actor_aliases")
-        articles = pl.scan_parquet(m.articles_path)
-        n = articles.select(pl.len()).collect().item()
-        if n == 0:  # nothing new: no model to load, empty parts keep the contract
-            for t, schema in NLP_TABLES.items():
-                schemas.empty(schema).write_parquet(m.nlp_parts(t) / "part-00000.parquet")
-        bar = Progress(f"[{m.batch_id}] nlp", n, "articles")
-        with entities.ner_workers(_processes_for(min(n, cfg.nlp_batch_size), cfg)):
-            for part, offset in enumerate(range(0, n, cfg.nlp_batch_size)):
-                chunk = articles.slice(offset, cfg.nlp_batch_size).collect()
-                result, bad = _nlp_by_language(run_nlp, chunk, cfg)
-                failures.extend(bad)
-                mentions, quotes, aliases = link_actors(result, known_aliases)
-                known_aliases = merge_aliases(known_aliases, aliases)
-                frames = {"sentences": result.sentences, "tokens": result.tokens, "entity_mentions": mentions,
-                          "quotes": quotes, "actor_aliases": aliases}
-                for t, frame in frames.items():
-                    write_parquet_atomic(frame, m.nlp_parts(t) / f"part-{part:05d}.parquet")
-                    totals[t] += frame.height
-                bar.update(min(offset + cfg.nlp_batch_size, n), force=True)
-        rec.count(articles=n, **totals, nlp_failures=len(failures))
-        if failures:
-            _move_to_quarantine(m, quarantine_frame(failures, m.batch_id, "nlp", datetime.now(UTC)))
+        totals = dict.fromkeys(NLP_TABLES, 0)
+        failures, workers = [schemas.empty(schemas.QUARANTINE)], []
+        if plan["articles"] == 0:  # nothing new (quarantine rows only): empty parts keep the contract
+            for table in ("entity_mentions", "quotes", "actor_aliases"):
+                write_parquet_atomic(schemas.empty(NLP_TABLES[table]), _part_file(m.nlp_parts(table), 0))
+        for part in range(plan["parts"] if plan["articles"] else 0):
+            info = json.loads(_part_done(m, part).read_text())
+            workers.append({k: info.get(k) for k in ("part", "hostname", "attempt", "articles")})
+            raw = {t: pl.read_parquet(_part_file(m.nlp_work_dir / t, part)) for t in RAW_TABLES}
+            empty = schemas.empty(schemas.SENTENCES)
+            mentions, quotes, aliases = link_actors(NlpResult(empty, empty, raw["entity_mentions"], raw["quotes"]),
+                                                    known_aliases)
+            known_aliases = merge_aliases(known_aliases, aliases)
+            for table, frame in (("entity_mentions", mentions), ("quotes", quotes), ("actor_aliases", aliases)):
+                write_parquet_atomic(frame, _part_file(m.nlp_parts(table), part))
+                totals[table] += frame.height
+            totals["sentences"] += info["sentences"]
+            totals["tokens"] += info["tokens"]
+            failures.append(raw["failures"])
+        failed = pl.concat(failures)
+        rec.count(articles=plan["articles"], **totals, nlp_failures=failed.height, parts=plan["parts"])
+        rec.detail["parts"] = workers
+        rec.detail["workers"] = sorted({w["hostname"] for w in workers})
+        if failed.height:
+            _move_to_quarantine(m, failed)
     return manifest_path
 
 
@@ -307,8 +409,12 @@ def _move_to_quarantine(m: Manifest, rows: pl.DataFrame) -> None:
     """Add QUARANTINE ``rows`` to the batch's refusals and take their articles out of the batch.
 
     The articles file is streamed (a 100k batch is ~300 MB of text) and replaced atomically.
+    Rows already there (a retried task) are not added twice.
     """
-    write_parquet_atomic(pl.concat([pl.read_parquet(m.rejected_path), rows]), m.rejected_path)
+    known = pl.read_parquet(m.rejected_path)
+    rows = rows.join(known.select("article_id", "stage", "reason"), on=["article_id", "stage", "reason"],
+                     how="anti", nulls_equal=True)
+    write_parquet_atomic(pl.concat([known, rows]), m.rejected_path)
     _drop_articles(m.articles_path, rows.select("article_id"))
 
 
@@ -560,10 +666,15 @@ def _free_snapshot_id(warehouse_path: Path, batch_id: str) -> str:
     A re-run of an interval is the same batch (same run id), e.g. after a run killed just
     after it published: its new snapshot must not collide with the one already on disk.
     """
-    from pipeline import snapshots
+    from pipeline import lake, snapshots
 
-    folder, candidate, n = snapshots.snapshot_dir(warehouse_path), batch_id, 1
-    while (folder / f"{candidate}{snapshots.SUFFIX}").exists():
+    if lake.is_lake(warehouse_path):
+        taken = lambda c: lake.snapshot_exists(warehouse_path, c)  # noqa: E731
+    else:
+        folder = snapshots.snapshot_dir(warehouse_path)
+        taken = lambda c: (folder / f"{c}{snapshots.SUFFIX}").exists()  # noqa: E731
+    candidate, n = batch_id, 1
+    while taken(candidate):
         candidate, n = f"{batch_id}.{n}", n + 1
     return candidate
 

@@ -23,7 +23,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipeline import schemas, snapshots
+from pipeline import lake, schemas, snapshots
+from pipeline.lake import Lake, is_lake
 
 # Detail tables loaded by Python; dbt builds staging views and marts on top of them.
 TABLES: dict[str, dict[str, pl.DataType]] = {
@@ -112,13 +113,16 @@ def duckdb_config(temp_dir: Path | None = None) -> dict[str, str]:
     return config
 
 
-def connect(path: Path, *, read_only: bool = False, extra_config: dict[str, str] | None = None
+def connect(path: Path | Lake, *, read_only: bool = False, extra_config: dict[str, str] | None = None
             ) -> duckdb.DuckDBPyConnection:
     """Open a warehouse file with extension downloads disabled and bounded memory.
 
     A file another DuckDB version wrote (2.x files are unreadable by 1.x) raises
-    :class:`WarehouseVersionError`, which says how to carry the warehouse over.
+    :class:`WarehouseVersionError`, which says how to carry the warehouse over. A DuckLake
+    opens at its head (a run's work in progress, see :mod:`pipeline.lake`).
     """
+    if is_lake(path):
+        return lake.connect(path, read_only=read_only)
     config = {**duckdb_config(), **(extra_config or {})}  # extra last: lock_configuration must come after the rest
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -250,7 +254,7 @@ def unloaded_quarantine_rows(warehouse: Path, rejected: Path) -> int:
         return 0
     if not warehouse.exists():
         return pl.scan_parquet(rejected).select(pl.len()).collect().item()
-    with connect(warehouse, read_only=True) as con:
+    with snapshots.connect_published(warehouse) as con:
         if not _has_table(con, "quarantine"):
             return pl.scan_parquet(rejected).select(pl.len()).collect().item()
         return int(scalar(con, "SELECT count(*) FROM read_parquet(?) n WHERE NOT EXISTS ("
@@ -271,16 +275,28 @@ def read_table(warehouse: Path, table: str) -> pl.DataFrame | None:
         return query_frame(con, f"SELECT * FROM {table}") if _has_table(con, table) else None
 
 
-def remove_db(path: Path) -> None:
-    """A database file and what DuckDB or a copy leaves beside it (WAL, spill folder, half a copy)."""
+def remove_db(path: Path | Lake) -> None:
+    """Drop a run's work database and what DuckDB or a copy leaves beside it (WAL, spill folder,
+    half a copy); for a DuckLake: undo the run's commits since the published snapshot."""
+    if is_lake(path):
+        lake.reset_to_published(path)
+        return
     for p in (path, path.with_name(path.name + ".wal"), path.with_name(path.name + ".copying")):
         p.unlink(missing_ok=True)
     shutil.rmtree(path.with_name(path.name + ".tmp"), ignore_errors=True)
 
 
-def create_work_db(warehouse: Path, work_db: Path) -> None:
-    """Start (or restart, on a retry) the run's work database from the published snapshot."""
+def create_work_db(warehouse: Path | Lake, work_db: Path | Lake) -> None:
+    """Start (or restart, on a retry) the run's work database from the published snapshot.
+
+    A DuckLake has no copy: its head is reset to the published snapshot (a no-op unless an
+    earlier attempt or run left commits there), then the run builds on it.
+    """
     remove_db(work_db)
+    if is_lake(work_db):
+        with connect(work_db) as con:
+            ensure_schema(con)
+        return
     work_db.parent.mkdir(parents=True, exist_ok=True)
     published = snapshots.resolve(warehouse)
     if published is not None:
@@ -491,7 +507,7 @@ def latest_snapshot(con: duckdb.DuckDBPyConnection) -> str | None:
     return scalar(con, "SELECT snapshot_id FROM publish_log ORDER BY published_at DESC LIMIT 1")
 
 
-def publish(work_db: Path, warehouse: Path, *, snapshot_id: str, batch_id: str, new_articles: int,
+def publish(work_db: Path | Lake, warehouse: Path | Lake, *, snapshot_id: str, batch_id: str, new_articles: int,
             keep: int = 2) -> dict[str, list[str]]:
     """Stamp the work database as a snapshot, atomically make it the published one, prune old ones.
 
@@ -499,7 +515,11 @@ def publish(work_db: Path, warehouse: Path, *, snapshot_id: str, batch_id: str, 
     published file is no longer that snapshot, another run published meanwhile and swapping
     this one in would silently drop that run's articles, so it refuses instead. Returns
     which snapshots were kept, removed, or left because a reader still has them open.
+    A DuckLake publishes with one commit (:func:`pipeline.lake.publish`).
     """
+    if is_lake(warehouse):
+        return lake.publish(warehouse, snapshot_id=snapshot_id, batch_id=batch_id, new_articles=new_articles,
+                            keep=keep)
     with connect(work_db) as con:
         base_snapshot = latest_snapshot(con)
         total = con.execute("SELECT count(*) FROM articles").fetchall()[0][0]

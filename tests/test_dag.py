@@ -24,8 +24,8 @@ def dag():
 
 
 def test_stages_run_in_order_and_finalize_is_a_teardown(dag) -> None:
-    chain = ["start_run", "ingest", "anything_new", "validate_raw", "nlp", "validate_nlp", "load", "validate_warehouse",
-             "dbt_build", "validate_marts", "publish"]
+    chain = ["start_run", "ingest", "anything_new", "validate_raw", "nlp_plan", "nlp_part", "nlp_link",
+             "validate_nlp", "load", "validate_warehouse", "dbt_build", "validate_marts", "publish"]
     for upstream, downstream in itertools.pairwise(chain):
         assert upstream in dag.get_task(downstream).upstream_task_ids, (upstream, downstream)
     finalize = dag.get_task("finalize")
@@ -39,10 +39,20 @@ def test_nightly_schedule_without_overlap_and_with_retries(dag) -> None:
     from airflow.serialization.encoders import coerce_to_core_timetable
 
     assert coerce_to_core_timetable(dag.timetable).summary == "30 2 * * *"
-    assert dag.get_task("nlp").retries >= 1
+    assert dag.get_task("nlp_part").retries >= 1
     assert dag.dagrun_timeout is not None and dag.dagrun_timeout < timedelta(hours=24), "the next night must start"
     assert dag.get_task("publish").retries == 0  # a publish conflict needs a person, not a retry
     assert set(dag.params) == {"input_dir", "warehouse"}
+
+
+def test_nlp_is_mapped_over_parts_and_warehouse_writers_share_a_one_slot_pool(dag) -> None:
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    assert isinstance(dag.get_task("nlp_part"), MappedOperator)
+    assert "nlp_plan" in dag.get_task("nlp_part").upstream_task_ids
+    assert {t: dag.get_task(t).pool for t in ("load", "dbt_build", "publish")} == dict.fromkeys(
+        ("load", "dbt_build", "publish"), "newsdesk_warehouse")
+    assert dag.get_task("validate_nlp").pool == "default_pool"
 
 
 def test_dag_file_imports_no_heavy_libraries_at_parse_time() -> None:

@@ -81,7 +81,7 @@ def test_first_run_publishes_marts(env: Settings) -> None:
     # every stage of the run is in the run log, with timings and row counts
     log = con.execute("SELECT stage, status, seconds, rows FROM run_log ORDER BY started_at").fetchall()
     stages = [r[0] for r in log]
-    assert stages == ["ingest", "validate_raw", "nlp", "validate_nlp", "load", "validate_warehouse",
+    assert stages == ["ingest", "validate_raw", "nlp_part", "nlp", "validate_nlp", "load", "validate_warehouse",
                       "dbt_build", "validate_marts", "publish"]
     assert all(r[1] == "success" and r[2] >= 0 for r in log)
     assert json.loads(log[0][3])["new_articles"] == 1

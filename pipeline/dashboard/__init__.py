@@ -36,6 +36,7 @@ def environment(settings: Settings) -> dict[str, str]:
         **os.environ,
         "NEWSDESK_PROJECT_DIR": str(settings.project_dir),
         "NEWSDESK_WAREHOUSE": str(settings.warehouse),
+        **({"NEWSDESK_LAKE_DATA": str(settings.lake_data)} if settings.lake_data else {}),
         "NEWSDESK_STATE": str(settings.state_dir),
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
         "STREAMLIT_SERVER_HEADLESS": "true",
