@@ -47,7 +47,7 @@ Operations (read where the scheduler parses the DAG and where alerts are sent; s
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Any

@@ -17,8 +17,10 @@ with resolved as (
 article_pairs as not materialized (  -- referenced twice: recomputed, not buffered (43M rows at 100k)
     select p.article_id, x.actor_id as x_id, y.actor_id as y_id
     from {{ ref('int_article_actor_pairs') }} as p
-    join resolved as x on x.raw_actor_id = p.raw_actor_a_id
-    join resolved as y on y.raw_actor_id = p.raw_actor_b_id
+    -- left joins (every raw id is resolved, so no row is lost): with inner joins DuckDB 1.5 crossed the
+    -- two lookups first on x_id <> y_id (13k x 13k rows at 2k articles) before meeting the pairs
+    left join resolved as x on x.raw_actor_id = p.raw_actor_a_id
+    left join resolved as y on y.raw_actor_id = p.raw_actor_b_id
 ),
 
 merged_articles as (  -- articles where two raw ids became one actor (from mentions, not pairs)
@@ -51,8 +53,10 @@ article_counts as (
 sentence_pairs as not materialized (
     select p.article_id, p.sentence_id, x.actor_id as x_id, y.actor_id as y_id
     from {{ ref('int_sentence_actor_pairs') }} as p
-    join resolved as x on x.raw_actor_id = p.raw_actor_a_id
-    join resolved as y on y.raw_actor_id = p.raw_actor_b_id
+    -- left joins (every raw id is resolved, so no row is lost): with inner joins DuckDB 1.5 crossed the
+    -- two lookups first on x_id <> y_id (13k x 13k rows at 2k articles) before meeting the pairs
+    left join resolved as x on x.raw_actor_id = p.raw_actor_a_id
+    left join resolved as y on y.raw_actor_id = p.raw_actor_b_id
 ),
 
 merged_sentences as (
