@@ -24,10 +24,11 @@
 --                   those mentions to the long name, this model extends the link to the
 --                   articles that never wrote the long name.
 -- Raw ids stay in the detail tables (stable, as assigned); staging exposes the resolved id.
-with mentions as (
+with mentions as (  -- of live articles only (a superseded version's names no longer count)
     select actor_id, actor, actor_type, text
     from {{ source('newsdesk', 'entity_mentions') }}
     where actor is not null
+      and article_id in (select article_id from {{ ref('stg_articles') }})
 ),
 
 best_name as (  -- as in the actors model: the most frequent full written form
