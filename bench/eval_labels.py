@@ -228,6 +228,34 @@ def run_system(articles: list[LabelledArticle]) -> tuple[pl.DataFrame, pl.DataFr
     return res.quotes, res.entity_mentions
 
 
+def run_baseline(articles: list[LabelledArticle]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The plain-spaCy way (as ``bench.eval_quotes``'s baseline): the text between quotation marks,
+    the speaker the nearest PERSON entity of full en_core_web_sm in the same sentence, and a
+    person's mentions the PERSON entities written as that very name."""
+    from bench.eval_quotes import _QUOTED
+    from pipeline.entities import load_nlp
+
+    nlp = load_nlp(full=True)
+    q_rows, m_rows = [], []
+    for art, doc in zip(articles, nlp.pipe([a.text for a in articles], batch_size=16), strict=True):
+        persons = [(e.start_char, e.end_char, e.text) for e in doc.ents if e.label_ == "PERSON"]
+        m_rows += [{"article_id": art.source, "actor": t, "actor_type": "person"} for _, _, t in persons]
+        sents = [(s.start_char, s.end_char) for s in doc.sents]
+        for m in _QUOTED.finditer(art.text):
+            s, e = m.start(1), m.end(1)
+            if e <= s:
+                continue
+            sent = next(((a, b) for a, b in sents if a <= s < b), (s, e))
+            near = min((p for p in persons if sent[0] <= p[0] < sent[1] and not m.start() <= p[0] < m.end()),
+                       key=lambda p: min(abs(p[0] - e), abs(s - p[1])), default=None)  # fmt: skip
+            q_rows.append({"article_id": art.source, "start": s, "quote_text": art.text[s:e],
+                           "speaker": near[2] if near else None, "attribution": None})  # fmt: skip
+    quote_schema = {"article_id": pl.String, "start": pl.Int64, "quote_text": pl.String, "speaker": pl.String,
+                    "attribution": pl.String}  # fmt: skip
+    mention_schema = {"article_id": pl.String, "actor": pl.String, "actor_type": pl.String}
+    return pl.DataFrame(q_rows, schema=quote_schema), pl.DataFrame(m_rows, schema=mention_schema)
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
@@ -239,6 +267,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--errors", type=Path, default=None, help="write every miss (JSON lines)")
+    ap.add_argument("--baseline", action="store_true", help="also score the plain-spaCy baseline")
     args = ap.parse_args(argv)
     root = shared_data()
     files = label_files(args.labels or [root / "labels"])
@@ -253,15 +282,20 @@ def main(argv: list[str] | None = None) -> dict:
         f"labels: {len(files)} file(s), {res['articles']} articles, {res['speech_quotes']} speech quotes "
         f"({res['named_speech_quotes']} named), {res['scare_quotes']} scare quotes, {res['people']} people\n"
     )
-    print("| quotes found | named speakers right | scare quotes attributed | person mention counts exact |")
-    print("| --- | --- | --- | --- |")
-    cnt = res["counts"]
-    print(
-        f"| {res['found']:.3f} ({cnt.get('found', 0)}/{cnt.get('speech', 0)}) "
-        f"| {res['speaker_right']:.3f} ({cnt.get('speaker_right', 0)}/{cnt.get('named', 0)}) "
-        f"| {cnt.get('scare_attributed', 0)} of {cnt.get('scare', 0)} "
-        f"| {res['mentions_exact']:.3f} ({cnt.get('mentions_exact', 0)}/{cnt.get('people', 0)}) |"
-    )
+    systems = {"newsdesk": res}
+    if args.baseline:
+        systems = {"baseline": score(articles, *run_baseline(articles)), **systems}
+        res["baseline"] = systems["baseline"]
+    print("| system | quotes found | named speakers right | scare quotes attributed | person mention counts exact |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, r in systems.items():
+        cnt = r["counts"]
+        print(
+            f"| {name} | {r['found']:.3f} ({cnt.get('found', 0)}/{cnt.get('speech', 0)}) "
+            f"| {r['speaker_right']:.3f} ({cnt.get('speaker_right', 0)}/{cnt.get('named', 0)}) "
+            f"| {cnt.get('scare_attributed', 0)} of {cnt.get('scare', 0)} "
+            f"| {r['mentions_exact']:.3f} ({cnt.get('mentions_exact', 0)}/{cnt.get('people', 0)}) |"
+        )
     print("\nnamed speakers right by labelled attribution:")
     for kind, v in res["speaker_right_by_attribution"].items():
         print(f"  {kind:13} {v['right']:3}/{v['named']:3}  {v['acc']:.3f}")

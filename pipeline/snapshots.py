@@ -79,6 +79,14 @@ LOCKED_DOWN = {"enable_external_access": "false", "autoload_known_extensions": "
 SNAPSHOT_MODE = 0o444  # published snapshots are never written again: read-only on disk too
 
 
+def connect_snapshot(snapshot: Path) -> duckdb.DuckDBPyConnection:
+    """One published snapshot file (not the link), read-only and locked down like every analyst
+    connection: the dashboard pins its page to the snapshot it resolved once."""
+    from pipeline.warehouse import connect
+
+    return connect(snapshot, read_only=True, extra_config={**LOCKED_DOWN, "lock_configuration": "true"})
+
+
 def connect_analyst(warehouse: Path) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
     """:func:`connect_published` for SQL an analyst or a dashboard writes: see ``LOCKED_DOWN``."""
     return connect_published(warehouse, locked_down=True)

@@ -17,6 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -80,7 +81,9 @@ def test_shell_and_dashboard_connections_are_locked_down(wh: Path) -> None:
         shell.close()
     assert "Permission Error" in stdout.getvalue() and "root:" not in stdout.getvalue()
     src = (Path(__file__).parents[1] / "pipeline" / "dashboard" / "app.py").read_text()
-    assert "snapshots.connect_analyst(" in src and "connect_published(" not in src
+    assert "snapshots.connect_snapshot(" in src and "connect_published(" not in src and "warehouse.connect(" not in src
+    with snapshots.connect_snapshot(snapshots.resolve(wh)) as con, pytest.raises(duckdb.Error, match="Permission"):
+        con.execute("SELECT * FROM read_text('/etc/passwd')").fetchall()
 
 
 def test_export_still_writes_parquet(wh: Path, tmp_path: Path) -> None:

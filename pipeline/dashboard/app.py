@@ -22,7 +22,7 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from pipeline import snapshots, warehouse
+from pipeline import snapshots
 from pipeline.alert_log import read_alerts
 from pipeline.config import Operations, Settings
 from pipeline.dashboard import data
@@ -38,9 +38,7 @@ VIEWS = ("Overview", "Actor", "Share of voice", "Quotes", "Run health")
 @st.cache_data(max_entries=512, show_spinner=False)
 def _query(snapshot: str, name: str, *args: Any) -> Any:
     """``data.<name>(con, *args)`` on the snapshot file ``snapshot``; cached per snapshot and arguments."""
-    # locked down like every analyst connection: no file, network or extension access
-    locked = {**snapshots.LOCKED_DOWN, "lock_configuration": "true"}
-    with warehouse.connect(Path(snapshot), read_only=True, extra_config=locked) as con:
+    with snapshots.connect_snapshot(Path(snapshot)) as con:  # no file, network or extension access
         return getattr(data, name)(con, *args)
 
 
@@ -309,7 +307,7 @@ elif view == "Quotes":
     snapshot_file, filt = str(SNAPSHOT), F
 
     def all_rows_csv() -> bytes:  # runs on click, in its own thread: its own connection
-        with warehouse.connect(Path(snapshot_file), read_only=True) as con:
+        with snapshots.connect_snapshot(Path(snapshot_file)) as con:
             return data.quotes_csv(con, filt, text, speaker)
 
     download(f"CSV of all {total:,} quotations", all_rows_csv, "quotes.csv", "csv_quotes")
