@@ -215,6 +215,7 @@ ENVIRONMENT: dict[str, str] = {  # every variable newsdesk reads (listed by `new
     "NEWSDESK_FETCH_PRIVATE": "networks (CIDR, comma-separated) that may be fetched although private or loopback",
     "NEWSDESK_MIN_FREE_MB": "free disk space a heavy stage keeps in reserve beyond its estimate (default 64)",
     "NEWSDESK_LAKE_DATA": "data folder of a DuckLake warehouse (NEWSDESK_WAREHOUSE=ducklake:postgres:...)",
+    "NEWSDESK_RUN_LOCK_GRACE": "seconds a scheduler run's lock may go untouched before another run takes it (900)",
     "NEWSDESK_KEEP_SNAPSHOTS": "older snapshots kept for readers (default 2)",
     "NEWSDESK_DUCKDB_MEMORY": "DuckDB memory limit per connection (default 512MB)",
     "NEWSDESK_DBT_THREADS": "dbt threads (default 1)",

@@ -35,8 +35,11 @@ def free_bytes(path: Path) -> int:
     return st.f_bavail * st.f_frsize
 
 
-def size_of(path: Path) -> int:
-    """Bytes of a file (following a symlink) or of everything under a folder; 0 when absent."""
+def size_of(path: Path | object) -> int:
+    """Bytes of a file (following a symlink) or of everything under a folder; 0 when absent (and for a
+    DuckLake warehouse, which a run does not copy)."""
+    if not isinstance(path, Path):
+        return 0
     if path.is_file():
         return path.stat().st_size
     if path.is_dir():

@@ -37,6 +37,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.lake import Lake
+
 log = logging.getLogger("newsdesk")
 
 OWNER_ENV = "NEWSDESK_RUN_OWNER_PID"  # set by the CLI: the process that runs every task (dag.test)
@@ -47,7 +49,10 @@ class RunInProgress(RuntimeError):
     """Another run of this warehouse holds the run lock."""
 
 
-def lock_path(warehouse: Path) -> Path:
+def lock_path(warehouse: Path | Lake) -> Path:
+    """Beside the warehouse file; for a DuckLake, in its data folder (the storage every worker sees)."""
+    if isinstance(warehouse, Lake):
+        return warehouse.data_path / ".newsdesk.run.lock"
     return warehouse.with_name(warehouse.name + ".run.lock")
 
 

@@ -16,7 +16,8 @@ from pipeline.progress import Progress
 
 REPO = Path(__file__).resolve().parents[1]
 INTERNAL = {"NEWSDESK_DBT_DATABASE", "NEWSDESK_GX_RESULTS", "NEWSDESK_FAULT_KILL_STAGE", "NEWSDESK_FAULT_STAGES",
-            "NEWSDESK_VENV"}  # set by newsdesk for its own children, or test and bench hooks
+            "NEWSDESK_VENV", "NEWSDESK_FAULT_FAIL_SUITE", "NEWSDESK_DBT_LAKE", "NEWSDESK_DBT_LAKE_VERSION",
+            "NEWSDESK_RUN_OWNER_PID", "NEWSDESK_WORKER_HOSTNAME"}  # set by newsdesk for its own children, or test hooks
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
