@@ -528,7 +528,10 @@ def _batch_types(rows: list[dict]) -> None:
     article and actor; where it exists it decides, because the model's tags for a word are the
     same guess repeated ("Chelsea" tagged a person in every article) while the context is read
     afresh each time.  With no evidence the summed model tags decide.  At least two articles
-    must have voted; the batch's type then replaces the article's.
+    must have voted; the batch's type then replaces the article's when one of the two is a person.
+    Whether a name that is no person is a body or a place stays the article's call: that is
+    metonymy ("England" the team in a match report, the country in a travel story), and the
+    article's own words decide it better than the batch's.
     """
     tags: dict[str, Counter] = {}
     evidence: dict[str, Counter] = {}
@@ -548,7 +551,7 @@ def _batch_types(rows: list[dict]) -> None:
             continue
         votes = evidence[key] if sum(evidence[key].values()) else tags[key]
         label = max(("PERSON", "ORG", "LOC"), key=lambda lab: (votes[lab], tags[key][lab], lab == "PERSON"))
-        if label != r["label"]:
+        if label != r["label"] and "PERSON" in (label, r["label"]):
             r["label"], r["actor_type"] = label, ACTOR_TYPE[label]
             r["is_outlet"] = label == "ORG" and key in OUTLET_WORDS
 

@@ -83,3 +83,18 @@ def test_case_statistics_decide_what_is_a_common_word():
     assert names.strip_leading("Rick Parry", 0, "PERSON", stats, sentence_start=True, written_mid_sentence=True)[0] == (
         "Rick Parry"
     )
+
+
+def test_the_batch_decides_who_is_a_person_not_whether_a_body_is_a_place(run_texts):
+    """Batch evidence ("England captain") retypes a name across articles only away from or to a
+    person; "England" the team and "England" the country (metonymy) keep each article's own type."""
+    r = run_texts(
+        "Shearer named captain\nNewcastle striker Alan Shearer was named as the new England captain on Friday. "
+        "England play Moldova in their opening World Cup qualifier next week.",
+        "Platt out\nEngland midfielder David Platt is injured and will miss the qualifier against Moldova.",
+        "Tourism up\nVisitor numbers in England rose by 4% last year, with more tourists travelling to "
+        "the north of England than ever before, figures show.",
+    )
+    m = r.entity_mentions.filter(pl.col("text") == "England")
+    travel = m.filter(pl.col("article_id") == "t2")["actor_type"].unique().to_list()
+    assert travel == ["place"]
