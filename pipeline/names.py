@@ -152,13 +152,25 @@ def is_common_noun(word: str, stats: CaseStats) -> bool:
     return said if said is not None else w in _wordnet().get("noun", ()) and w not in _wordnet().get("verb", ())
 
 
+_TITLE_OF = re.compile(r"\b([A-Za-z]+)\s+of\s+(?:the\s+)?$")
+
+
+def after_title_of(text: str, start: int) -> bool:
+    """A title or role and "of" right before ``start``: "Secretary of |State Hillary Clinton",
+    "Chancellor of the |Exchequer Gordon Brown" — the name's first word ends the title."""
+    m = _TITLE_OF.search(text[max(0, start - 40) : start])
+    return bool(m) and (m.group(1).lower() in PERSON_TITLES or m.group(1).lower() in lexicon.PERSON_ROLE_NOUNS)
+
+
 def strip_leading(
-    name: str, start: int, label: str, stats: CaseStats, sentence_start: bool, written_mid_sentence: bool
+    name: str, start: int, label: str, stats: CaseStats, sentence_start: bool, written_mid_sentence: bool,
+    title_of: bool = False,
 ) -> tuple[str, int, bool]:
     """``name`` (at ``start``) without the glued words, titles and roles before it.
 
     The third value says whether a *glued* word was cut: the caller keeps that cut only when
-    the rest is written on its own elsewhere too ("Chelsea" alone, later).  Titles always go.
+    the rest is written on its own elsewhere too ("Chelsea" alone, later).  Titles always go;
+    ``title_of`` (:func:`after_title_of`): the first of three or more words ends a title.
     """
     words = name.split()
     offset, glued_cut = 0, False
@@ -168,6 +180,7 @@ def strip_leading(
         title = label == "PERSON" and (
             lw in PERSON_TITLES
             or (len(words) >= 3 and (is_common_noun(w, stats) or (w.isupper() and 2 <= len(w) <= 4)))
+            or (len(words) >= 3 and offset == 0 and title_of)
         )  # "Cinematographer John Mathieson", "MP Richard Allan", "Browns DL Sheldon Richardson"
         glued = not title and sentence_start and offset == 0 and not written_mid_sentence and is_common_word(w, stats)
         if not (glued or title):

@@ -73,7 +73,7 @@ def test_every_task_has_a_timeout_and_the_run_alerts(dag) -> None:
 
     for t in dag.tasks:
         assert t.execution_timeout is not None and t.execution_timeout > timedelta(0), t.task_id
-    assert dag.get_task("nlp").execution_timeout >= timedelta(hours=1)  # a 100k first load takes ~25 min
+    assert dag.get_task("nlp_part").execution_timeout >= timedelta(hours=1)  # a 100k first load takes ~25 min
     callbacks = dag.on_failure_callback if isinstance(dag.on_failure_callback, list) else [dag.on_failure_callback]
     assert any(isinstance(c, NewsdeskNotifier) and c.event == "dag_failed" for c in callbacks)
     (alert,) = dag.deadline

@@ -85,6 +85,19 @@ def test_case_statistics_decide_what_is_a_common_word():
     )
 
 
+def test_one_article_of_thin_evidence_does_not_retype_a_name_across_the_batch(run_texts):
+    """"defending champion Spain" (a role noun before a name: "winger Arjen Robben") in one article
+    of four does not make every "Spain" of the batch a person: too few articles speak for it."""
+    r = run_texts(
+        "Economy\nSpain's economy grew by 3% last year, the statistics office said on Friday.",
+        "Water deal\nSpain and Portugal signed a treaty on sharing the water of their rivers.",
+        "Storms\nMadrid, Spain, was hit by storms overnight, closing schools and roads.",
+        "Fed Cup draw\nDefending champion Spain travels to Belgium for the first round in April.",
+    )
+    types = r.entity_mentions.filter(pl.col("text") == "Spain")["actor_type"].unique().to_list()
+    assert types == ["place"], types
+
+
 def test_the_batch_decides_who_is_a_person_not_whether_a_body_is_a_place(run_texts):
     """Batch evidence ("England captain") retypes a name across articles only away from or to a
     person; "England" the team and "England" the country (metonymy) keep each article's own type."""
@@ -98,3 +111,12 @@ def test_the_batch_decides_who_is_a_person_not_whether_a_body_is_a_place(run_tex
     m = r.entity_mentions.filter(pl.col("text") == "England")
     travel = m.filter(pl.col("article_id") == "t2")["actor_type"].unique().to_list()
     assert travel == ["place"]
+
+
+def test_a_title_with_of_ends_before_the_name(run_texts):
+    r = run_texts(
+        "Budget day\nChancellor of the Exchequer Gordon Brown will deliver his Budget on Wednesday. "
+        "Secretary of State Hillary Clinton met him later. Archbishop of Canterbury Rowan Williams prayed."
+    )
+    acts = set(r.entity_mentions.filter(pl.col("actor_type") == "person")["actor"])
+    assert {"Gordon Brown", "Hillary Clinton", "Rowan Williams"} <= acts, acts

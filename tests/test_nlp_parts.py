@@ -35,7 +35,8 @@ def _batch(root: Path, name: str) -> str:
     for fname, text in ARTICLES.items():
         (root / "input" / fname).write_text(text + "\n")
     manifest = stages.start_run(f"parts__{name}", overrides={
-        "input_dir": root / "input", "warehouse": root / "wh" / "news.duckdb", "state_dir": root / name})
+        # a warehouse each: the first run holds its warehouse's run lock until it finishes
+        "input_dir": root / "input", "warehouse": root / name / "wh" / "news.duckdb", "state_dir": root / name})
     return stages.ingest(manifest)
 
 

@@ -158,7 +158,8 @@ def test_cli_readers_on_the_published_snapshot(env: Settings, tmp_path: Path, ca
     assert "top_quotes.parquet" in out
     manifest = json.loads((tmp_path / "marts" / "manifest.json").read_text())
     assert set(manifest["tables"]) == {"mentions_per_actor", "quote_counts_per_source", "activity_per_actor_daily",
-                                       "co_mentions", "quotes_in_context", "top_quotes"}, "the marts, not int_*"
+                                       "co_mentions", "quotes_in_context", "top_quotes",
+                                       "quote_share_by_gender"}, "the marts, not int_*"
     # what newsdesk_marts_export (scheduled on the Asset publish updates) writes: a folder per snapshot, latest
     from pipeline.export import export_snapshot
 
@@ -329,7 +330,8 @@ def test_dashboard_in_headless_chromium(env: Settings, tmp_path: Path, monkeypat
         go("Share of voice")
         wait.until(lambda d: "Top quoted people per outlet" in body() and settled())
         no_exception()
-        assert "the warehouse has no speaker gender yet" in body()
+        # the NLP stage's speaker gender (pipeline/gender.py) feeds the by-gender chart
+        wait.until(lambda d: "Gender from mentions_per_actor.gender" in body())
         go("Run health")
         wait.until(lambda d: "Last run's health" in body() and settled())
         no_exception()

@@ -19,7 +19,7 @@
 --                   person's first and last word ("Donald J. Trump" -> "Donald Trump");
 --   short_form:     an organisation or place written only as an acronym or a short form in
 --                   some articles ("NIESR", "US") that other articles wrote as the short form
---                   of exactly one longer name ("National Institute of Economic and Social
+--                   of one longer name (at least 3 in 4 of the form's resolved mentions) ("National Institute of Economic and Social
 --                   Research (NIESR)", "the United States ... the US"): the NLP stage linked
 --                   those mentions to the long name, this model extends the link to the
 --                   articles that never wrote the long name.
@@ -89,18 +89,28 @@ by_initials as (
 ),
 
 short_forms as (  -- surface forms the NLP stage resolved to a longer organisation or place name
-    select distinct lower(m.text) as form, m.actor_id as target
+    -- (the long name's retyped actor: "United States" typed a place in most articles and an
+    -- organisation in one is one target, not two)
+    select lower(m.text) as form, coalesce(y.target, m.actor_id) as target, count(*) as n
     from mentions as m
     join raw_actors as t on t.actor_id = m.actor_id
+    left join by_type as y on y.actor_id = m.actor_id
     where t.actor_type in ('organisation', 'place')
       and lower(m.text) <> lower(t.name)
       and len(string_split(t.name, ' ')) > len(string_split(m.text, ' '))
+    group by all
+),
+
+form_targets as (  -- the long name most of a form's resolved mentions went to (a few articles'
+    -- wrong links, "US" read as the initials of "Universal Studio", do not veto the rest)
+    select form, target, n, n / sum(n) over (partition by form) as share
+    from short_forms
 ),
 
 by_short_form as (  -- an acronym of the long name, or a form rarer than the long name it stands for
     select r.actor_id, min(f.target) as target, count(distinct f.target) as candidates
     from raw_actors as r
-    join short_forms as f on f.form = lower(r.name) and f.target <> r.actor_id
+    join form_targets as f on f.form = lower(r.name) and f.target <> r.actor_id and f.share >= 0.75
     join raw_actors as t on t.actor_id = f.target
     where r.actor_type in ('organisation', 'place') and len(string_split(r.name, ' ')) <= 2
       and (t.n >= r.n or r.name = upper(r.name))
