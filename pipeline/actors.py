@@ -416,8 +416,10 @@ def _extend_first_name(text: str, m: dict, stats: names.CaseStats, covered: set[
 def _not_a_name(text: str, m: dict, stats: names.CaseStats) -> bool:
     """Mentions that name nobody: a lone common word opening a sentence ("Similarly, …",
     "Mind you, …"), a bare title or role ("the Cardinal", "Head of …"), a quoted title of a
-    work ("the film 'Ray'")."""
+    work ("the film 'Ray'"), a span without a letter ("___", the wire's section rule)."""
     name = m["name"]
+    if not any(c.isalpha() for c in name):
+        return True
     if " " not in name:
         if name.lower().rstrip(".") in names.PERSON_TITLES | lexicon.PERSON_ROLE_NOUNS:
             return True  # "the Cardinal", "Head of the division, Andrew Burke": a role, not a name

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 
 from pipeline import gender, lexicon
 from pipeline.entities import CALENDAR_WORDS, strip_titles
+from pipeline.names import PERSON_TITLES
 from pipeline.names import stop_words as _stop_words
 
 _WORD = re.compile(r"[A-Za-z][\w’'.-]*")
@@ -567,6 +568,12 @@ class ArticleSpeakers:
                 m = self.mention_at(app.start, app.end)
                 if m is not None:
                     return Attribution(m, (m.start, m.end), kind, role=self.text[span[0] : span[1]])
+        if m is None and head.word[:1].isupper() and head.word.lower().rstrip(".") in PERSON_TITLES:
+            # "said Sen. Jeff Merkley" parsed with the title as the head: the name right after it
+            nxt = self.mentions_between(head.end, head.end + 3)
+            if nxt and nxt[0].actor_type == "person":
+                return Attribution(nxt[0], (nxt[0].start, nxt[0].end), kind, role=head.word)
+            return None  # a bare title names nobody
         if m is not None:
             return Attribution(m, (m.start, m.end), kind, role=self._role_before(m) or self._role_after(m))
         if head.word[:1].isupper():

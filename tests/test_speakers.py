@@ -119,3 +119,14 @@ def test_labelled_dev_set_floors():
     res = score(articles, *run_system(articles))
     assert res["found"] >= 0.97 and res["speaker_right"] >= 0.88, res
     assert res["counts"].get("scare_attributed", 0) <= 1 and res["mentions_exact"] >= 0.90, res
+
+
+def test_a_title_parsed_as_the_subject_gives_the_name_after_it_and_rules_are_no_actors(run_texts):
+    r = run_texts(
+        "Superdelegates\nDemocrats met on Friday to debate the rules.\n"
+        "“We should get rid of superdelegates entirely,” said Sen. Jeff Merkley of Oregon, the only senator "
+        "to endorse Sanders. “There are a tremendous number of people who agree.”\n"
+        "___\nThe party will vote in July."
+    )
+    assert {s for _, s in _speakers(r)} == {"Jeff Merkley"}  # not "Sen"
+    assert not {"Sen", "_", "___"} & set(r.entity_mentions["actor"])  # the wire's section rule is no organisation
