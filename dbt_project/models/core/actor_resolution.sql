@@ -17,6 +17,13 @@
 --                   every "UK" the model mistook for a person;
 --   middle_initial: a person name whose middle words are initials, equal to exactly one
 --                   person's first and last word ("Donald J. Trump" -> "Donald Trump");
+--   middle_name:    a three-word person name equal, first and last word, to exactly one
+--                   two-word person written at least as often ("Hillary Rodham Clinton" ->
+--                   "Hillary Clinton");
+--   prefix:         a person name of three or more words whose words after the first are
+--                   exactly one other person's full name, written at least as often: a label
+--                   glued before the name by the NER ("Republican Donald Trump" -> "Donald
+--                   Trump"; the article wrote "Republican Donald Trump said");
 --   short_form:     an organisation or place written only as an acronym or a short form in
 --                   some articles ("NIESR", "US") that other articles wrote as the short form
 --                   of one longer name (at least 3 in 4 of the form's resolved mentions) ("National Institute of Economic and Social
@@ -88,6 +95,26 @@ by_initials as (
     group by f.actor_id
 ),
 
+by_middle_name as (
+    select f.actor_id, min(t.actor_id) as target, count(distinct t.actor_id) as candidates
+    from full_names as f
+    join plain_full_names as t on t.first_last = f.first_last and len(t.words) = 2
+    join raw_actors as fa on fa.actor_id = f.actor_id
+    join raw_actors as ta on ta.actor_id = t.actor_id
+    where len(f.words) = 3 and f.actor_id not in (select actor_id from by_initials) and ta.n >= fa.n
+    group by f.actor_id
+),
+
+by_prefix as (
+    select f.actor_id, min(t.actor_id) as target, count(distinct t.actor_id) as candidates
+    from full_names as f
+    join full_names as t on lower(array_to_string(t.words, ' ')) = lower(array_to_string(f.words[2:], ' '))
+    join raw_actors as fa on fa.actor_id = f.actor_id
+    join raw_actors as ta on ta.actor_id = t.actor_id
+    where len(f.words) >= 3 and t.attested and ta.n >= fa.n
+    group by f.actor_id
+),
+
 short_forms as (  -- surface forms the NLP stage resolved to a longer organisation or place name
     -- (the long name's retyped actor: "United States" typed a place in most articles and an
     -- organisation in one is one target, not two)
@@ -124,6 +151,8 @@ first_step as (
             y.target,
             case when s.candidates = 1 then s.target end,
             case when i.candidates = 1 then i.target end,
+            case when mn.candidates = 1 then mn.target end,
+            case when px.candidates = 1 then px.target end,
             case when f.candidates = 1 then f.target end,
             r.actor_id
         ) as actor_id,
@@ -131,6 +160,8 @@ first_step as (
             when y.target is not null then 'retype'
             when s.candidates = 1 then 'surname'
             when i.candidates = 1 then 'middle_initial'
+            when mn.candidates = 1 then 'middle_name'
+            when px.candidates = 1 then 'prefix'
             when f.candidates = 1 then 'short_form'
             else 'self'
         end as resolution
@@ -138,6 +169,8 @@ first_step as (
     left join by_type as y using (actor_id)
     left join by_surname as s using (actor_id)
     left join by_initials as i using (actor_id)
+    left join by_middle_name as mn using (actor_id)
+    left join by_prefix as px using (actor_id)
     left join by_short_form as f using (actor_id)
 )
 
