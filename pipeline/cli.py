@@ -120,7 +120,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"  {stage:<19} {status:<8} {secs:7.2f}s  {rows}", file=sys.stderr)
         print("The published warehouse was left as it was. See: newsdesk quarantine list", file=sys.stderr)
         return 1
-    summary = report.warehouse_summary(settings.warehouse)
+    from pipeline import snapshots
+
+    try:
+        summary = report.warehouse_summary(settings.warehouse)
+    except snapshots.NothingPublished:
+        # a first night that found nothing to load (every file deferred as still being written,
+        # or all refused): nothing to summarise yet, which is no failure
+        deferred = next((r["rows"].get("files_deferred", 0) for r in records if r["stage"] == "ingest"), 0)
+        print(f"\nRun {result['run_id']} found nothing new; nothing is published yet at {settings.warehouse}"
+              + (f" ({deferred} file(s) deferred as still being written: the next run reads them)" if deferred else ""))
+        return 0
     if args.json:
         print(report.as_json({**summary, "run_id": result["run_id"], "seconds": seconds, "stages": records}))
     else:

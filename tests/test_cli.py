@@ -76,3 +76,15 @@ def test_progress_lines_say_how_far_and_how_long_is_left(caplog, monkeypatch) ->
         "[b] ingest: 70/100 inputs (70%), 7,000 articles, ~10 s left",  # 45 s-old lines are not repeated
         "[b] ingest: 100/100 inputs (100%), 10,000 articles",
     ]
+
+
+def test_a_first_night_with_every_file_deferred_says_so_not_a_traceback(tmp_path: Path) -> None:
+    """Files modified after the night's interval are left for a later run; with nothing ever
+    published there is nothing to summarise, which is no failure."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("Headline\nA body written after the interval ended.\n")
+    proc = cli("run", str(tmp_path / "in"), "--warehouse", str(tmp_path / "wh" / "n.duckdb"),
+               "--state", str(tmp_path / "state"), "--date", "2026-06-01T02:30")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr and "nothing is published yet" in proc.stdout
+    assert "1 file(s) deferred" in proc.stdout

@@ -118,6 +118,16 @@ def test_clean_run_has_every_outcome(clean: dict) -> None:
     assert t["entity_mentions"].height > 10 and t["quotes"].height > 5
 
 
+def test_another_warehouse_on_the_same_airflow_home_publishes(clean: dict) -> None:
+    """The marts Asset is one per Airflow home, whatever the warehouse: with a URI taken from the
+    warehouse path, a second warehouse made the asset inactive and failed ``publish`` before it ran."""
+    root = clean["root"] / "other-warehouse"
+    (root / "state").mkdir(parents=True)
+    seed_airflow_home(clean["template"], root / "state")  # has seen the clean run's warehouse
+    proc = newsdesk(run_args(clean["input"], root))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+
+
 @pytest.mark.parametrize("stage", KILL_STAGES)
 def test_kill_inside_stage_then_rerun_equals_clean_run(clean: dict, stage: str) -> None:
     root = clean["root"] / f"kill-{stage}"
