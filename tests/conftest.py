@@ -24,6 +24,16 @@ def articles_from_texts(texts: dict[str, str]) -> pl.DataFrame:
     return pl.DataFrame({"article_id": list(texts), "text": list(texts.values())})
 
 
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """An input folder holding one good article, ``good.txt`` (``ingest_util.GOOD``): the
+    ingestion tests put a bad input beside it and check the good one still loads."""
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "good.txt").write_text(SAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    return d
+
+
 @pytest.fixture(scope="session")
 def sample_text() -> str:
     lines = SAMPLE.read_text(encoding="utf-8").split("\n")

@@ -52,3 +52,12 @@ def run_ingest(folder: Path, *, max_file_bytes: int = 5_000_000, published: Path
 def sample_text() -> str:
     """The committed sample article (headline, standfirst, paragraphs)."""
     return SAMPLE.read_text(encoding="utf-8")
+
+
+# A good article beside every bad input (the ``folder`` fixture of conftest.py): a refusal must
+# never take the rest of the folder with it.
+GOOD = "good.txt"
+
+
+def check_good_still_loads(outcome) -> None:
+    assert outcome.article(GOOD)["title"].startswith("Putin Gives Trump")

@@ -15,21 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .ingest_util import run_ingest, sample_text
-
-GOOD = "good.txt"
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    d = tmp_path / "in"
-    d.mkdir()
-    (d / GOOD).write_text(sample_text(), encoding="utf-8")
-    return d
-
-
-def check_good_still_loads(outcome) -> None:
-    assert outcome.article(GOOD)["title"].startswith("Putin Gives Trump")
+from .ingest_util import GOOD, check_good_still_loads, run_ingest, sample_text
 
 
 def zeros_gzip(inflated: int) -> bytes:

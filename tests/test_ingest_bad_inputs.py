@@ -20,21 +20,7 @@ import polars as pl
 import pytest
 
 from .conftest import shared_data_dir
-from .ingest_util import run_ingest, sample_text
-
-GOOD = "good.txt"
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    d = tmp_path / "in"
-    d.mkdir()
-    (d / GOOD).write_text(sample_text(), encoding="utf-8")
-    return d
-
-
-def check_good_still_loads(outcome) -> None:
-    assert outcome.article(GOOD)["title"].startswith("Putin Gives Trump")
+from .ingest_util import GOOD, check_good_still_loads, run_ingest, sample_text
 
 
 def body_paragraphs(n: int = 6) -> str:
