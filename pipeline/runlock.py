@@ -25,7 +25,6 @@ both win.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.lake import Lake
+from pipeline.warehouse import exclusive_file_lock
 
 log = logging.getLogger("newsdesk")
 
@@ -88,14 +88,8 @@ def _holder_pid() -> tuple[int, str]:
 
 @contextmanager
 def _guard(warehouse: Path) -> Iterator[None]:
-    path = lock_path(warehouse).with_name(lock_path(warehouse).name + ".guard")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with exclusive_file_lock(lock_path(warehouse).with_name(lock_path(warehouse).name + ".guard")):
+        yield
 
 
 def read(warehouse: Path) -> dict[str, Any] | None:

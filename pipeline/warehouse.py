@@ -491,16 +491,22 @@ def append_run_log(con: duckdb.DuckDBPyConnection, records: list[dict]) -> int:
 
 
 @contextmanager
-def publish_lock(warehouse: Path) -> Iterator[None]:
-    """Serialise publishers of one warehouse (a second run waits, then re-checks its base)."""
-    lock_path = warehouse.with_name(warehouse.name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a") as fh:
+def exclusive_file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created, with its folder) for the block; others wait."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextmanager
+def publish_lock(warehouse: Path) -> Iterator[None]:
+    """Serialise publishers of one warehouse (a second run waits, then re-checks its base)."""
+    with exclusive_file_lock(warehouse.with_name(warehouse.name + ".lock")):
+        yield
 
 
 def latest_snapshot(con: duckdb.DuckDBPyConnection) -> str | None:
