@@ -1,8 +1,12 @@
 -- One row per corpus-wide actor (the actor_id the NLP stage assigns across articles, after
--- corpus-level resolution). Its type is the one most mentions carry. Its name is, for a
--- person, the most frequent full (multi-word) written form of the actor's own mentions (not
--- of names resolved onto it), so "Donald Trump" even where an article only says "Trump" or
--- "Donald J. Trump"; for an organisation or place, its most frequent written form. Its
+-- corpus-level resolution). Its type is the one most of its own mentions carry (those the NLP
+-- stage already gave this actor id), the one most mentions carry only where it has none: a
+-- short form resolved onto a long name ("UKIP" onto "UK Independence Party") is the form the
+-- model mistypes, the long one it reads well, and 78 "UKIP" tagged as a place must not make
+-- the party a place. Its name is, for a person, the most frequent full (multi-word) written
+-- form of the actor's own mentions (not of names resolved onto it), so "Donald Trump" even
+-- where an article only says "Trump" or "Donald J. Trump"; for an organisation or place, its
+-- most frequent written form. Its
 -- gender is what the articles' own pronouns and honorifics say (pipeline.gender): male or
 -- female when the articles with evidence agree at least two to one, else NULL (unknown).
 -- All recomputed from the detail rows on every build: no mutable state lives outside
@@ -14,7 +18,14 @@ with mentions as (
 ),
 
 best_type as (
-    {{ most_common('mentions', 'actor_id', 'actor_type') }}
+    select actor_id, first(actor_type order by n_own desc, n desc, actor_type) as actor_type
+    from (
+        select
+            actor_id, actor_type, count(*) filter (where raw_actor_id = actor_id) as n_own, count(*) as n
+        from mentions
+        group by all
+    )
+    group by actor_id
 ),
 
 best_name as (
