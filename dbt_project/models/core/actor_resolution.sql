@@ -29,10 +29,16 @@
 --                   of one longer name (at least 3 in 4 of the form's resolved mentions) ("National Institute of Economic and Social
 --                   Research (NIESR)", "the United States ... the US"): the NLP stage linked
 --                   those mentions to the long name, this model extends the link to the
---                   articles that never wrote the long name.
+--                   articles that never wrote the long name;
+--   abbreviation:   an organisation name of two or more words that abbreviates every word it
+--                   does not repeat of exactly one longer organisation name (three or four
+--                   letters that begin a word of six or more, a plural "s" aside: "Lib Dems"
+--                   -> "Liberal Democrats", "Man United" -> "Manchester United"), where at
+--                   least one article writes both ("The Sims" is not "The Simpsons"); names
+--                   that differ only by a plural are different things ("Rolling Stone").
 -- Raw ids stay in the detail tables (stable, as assigned); staging exposes the resolved id.
 with mentions as (  -- of live articles only (a superseded version's names no longer count)
-    select actor_id, actor, actor_type, text
+    select actor_id, actor, actor_type, text, article_id
     from {{ source('newsdesk', 'entity_mentions') }}
     where actor is not null
       and article_id in (select article_id from {{ ref('stg_articles') }})
@@ -144,6 +150,36 @@ by_short_form as (  -- an acronym of the long name, or a form rarer than the lon
     group by r.actor_id
 ),
 
+orgs as (
+    select actor_id, name, n, words, list_transform(words, lambda w: regexp_replace(w, '(.{3,})s$', '\1')) as stems
+    from (select *, string_split(lower(name), ' ') as words from raw_actors)
+    where actor_type = 'organisation' and name like '% %'
+),
+
+abbreviated as (  -- (short, long) pairs whose every word is the same or an abbreviation
+    -- (stems: words without a plural "s"; names differing by a plural only share one expansion)
+    select r.actor_id, t.actor_id as target, t.n, t.stems as expansion
+    from orgs as r
+    join orgs as t
+      on len(t.words) = len(r.words) and t.actor_id <> r.actor_id and t.words[1][1] = r.words[1][1]
+    where list_bool_and(list_transform(range(1, len(r.words) + 1), lambda i:
+          r.stems[i] = t.stems[i]
+          or (length(t.words[i]) >= 6 and (
+              (length(r.words[i]) between 3 and 4 and starts_with(t.words[i], r.words[i]))
+              or (length(r.stems[i]) between 3 and 4 and r.words[i] <> r.stems[i] and t.words[i] <> t.stems[i]
+                  and starts_with(t.words[i], r.stems[i]))))))
+      and r.stems <> t.stems
+      and exists (  -- some article wrote both: the writer's own word that they are one
+          select 1 from mentions as a join mentions as b using (article_id)
+          where a.actor_id = r.actor_id and b.actor_id = t.actor_id)
+),
+
+by_abbreviation as (  -- the most written name of the one expansion
+    select actor_id, first(target order by n desc, target) as target, count(distinct expansion) as candidates
+    from abbreviated
+    group by actor_id
+),
+
 first_step as (
     select
         r.actor_id as raw_actor_id,
@@ -154,6 +190,7 @@ first_step as (
             case when mn.candidates = 1 then mn.target end,
             case when px.candidates = 1 then px.target end,
             case when f.candidates = 1 then f.target end,
+            case when ab.candidates = 1 then ab.target end,
             r.actor_id
         ) as actor_id,
         case
@@ -163,6 +200,7 @@ first_step as (
             when mn.candidates = 1 then 'middle_name'
             when px.candidates = 1 then 'prefix'
             when f.candidates = 1 then 'short_form'
+            when ab.candidates = 1 then 'abbreviation'
             else 'self'
         end as resolution
     from raw_actors as r
@@ -172,6 +210,7 @@ first_step as (
     left join by_middle_name as mn using (actor_id)
     left join by_prefix as px using (actor_id)
     left join by_short_form as f using (actor_id)
+    left join by_abbreviation as ab using (actor_id)
 )
 
 select a.raw_actor_id, coalesce(b.actor_id, a.actor_id) as actor_id, a.resolution
