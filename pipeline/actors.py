@@ -123,6 +123,7 @@ class _Actor:
     fixed_name: bool = False  # the full name an acronym or short form stands for: keep it
     linked: bool = False  # a one-word name the article links to a person's full name
     peerage: str | None = None  # "Lord" written before the name
+    work: bool = False  # written as a work's title somewhere in the article ("the film X")
 
 
 def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict],
@@ -289,6 +290,7 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict],
         evidence = names.type_evidence(text, m["start"], m["end"])
         actor.votes.update(evidence)
         actor.evidence.update(evidence)
+        actor.work = actor.work or names.written_as_work(text, m["start"])
         peer = re.search(r"\b([A-Z][a-z]+)\s+$", text[max(0, m["start"] - 12) : m["start"]])
         if peer and peer.group(1).lower() in names.PEERAGE:
             actor.peerage = peer.group(1)  # "Lord", as written
@@ -331,6 +333,7 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict],
                 "actor": actor.name,
                 "actor_type": ACTOR_TYPE[label],
                 "is_outlet": actor.outlet,
+                "_work": actor.work,
                 # a lone word's votes and evidence, for the batch-wide vote (canonicalise)
                 "_votes": (actor.votes, actor.evidence)
                 if " " not in actor.name and not actor.linked and not actor.fixed_name
@@ -515,6 +518,7 @@ def canonicalise(mentions: pl.DataFrame, articles: pl.DataFrame,
         text, outlet = info[art_id]
         rows.extend(_canonicalise_article(text, outlet, list(part), stats))
     _batch_types(rows)
+    rows = _without_works(rows)
     return (
         pl.DataFrame(rows, schema=schema)
         .sort("article_id", "start", "end")
@@ -569,6 +573,34 @@ def _batch_types(rows: list[dict]) -> None:
         if label != r["label"] and "PERSON" in (label, r["label"]) and votes[r["label"]] < votes[label]:
             r["label"], r["actor_type"] = label, ACTOR_TYPE[label]
             r["is_outlet"] = label == "ORG" and key in OUTLET_WORDS
+
+
+# The share of a name's articles that must write it as a work's title ("the film X") before
+# the name is taken for a title everywhere in the batch.
+WORK_SHARE = 0.25
+
+
+def _without_works(rows: list[dict]) -> list[dict]:
+    """Drop the mentions of names the batch writes as the titles of works: a title is no actor.
+
+    The model reads "Vera Drake" as a person and "Hotel Rwanda" as a place, in every article
+    alike; the articles say "abortion drama Vera Drake", "the film Hotel Rwanda".  Most
+    mentions of a title carry no such cue ("Vera Drake leads the nominations"), so the cue
+    read in at least two articles and ``WORK_SHARE`` of the name's articles decides for all
+    of them; a person's name used once as a title ("the biopic Ray") is not enough.
+    """
+    articles: dict[str, set] = {}
+    works: dict[str, set] = {}
+    for r in rows:
+        key = name_key(r["actor"])
+        articles.setdefault(key, set()).add(r["article_id"])
+        if r["_work"]:
+            works.setdefault(key, set()).add(r["article_id"])
+    titles = {k for k, arts in works.items() if len(arts) >= max(2, WORK_SHARE * len(articles[k]))}
+    kept = [r for r in rows if name_key(r["actor"]) not in titles]
+    for r in kept:
+        del r["_work"]
+    return kept
 
 
 def actor_id(name: str, actor_type: str) -> str:

@@ -134,3 +134,10 @@ ORG_TYPE_NOUNS = frozenset({
     "exchange", "fund", "investor", "lender", "provider", "supplier", "unit", "division", "subsidiary",
     "service", "engine", "portal", "producer", "distributor", "consortium", "startup", "start-up",
 })  # fmt: skip
+
+# Nouns for a creative work: a name right after one is the work's title, not an actor
+# ("abortion drama Vera Drake", "the film Ray", "her album Wonderland").
+WORK_NOUNS = frozenset({
+    "film", "films", "movie", "drama", "comedy", "thriller", "documentary", "musical", "biopic", "album",
+    "novel", "sitcom", "opera", "song", "soap", "blockbuster", "cartoon",
+})  # fmt: skip

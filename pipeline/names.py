@@ -262,6 +262,12 @@ def place_context(text: str, start: int, end: int | None = None) -> bool:
     return bool(_PLACE_BEFORE.search(text[max(0, start - 20) : start]))
 
 
+def written_as_work(text: str, start: int) -> bool:
+    """The name is a work's title here: a work noun right before it ("the film Vera Drake")."""
+    prv = _PREV_WORD.search(text[max(0, start - 30) : start])
+    return bool(prv) and prv.group(1) in lexicon.WORK_NOUNS
+
+
 def type_evidence(text: str, start: int, end: int) -> Counter:
     """Votes for a mention's type from the words around it (module docstring, last point)."""
     before, after = text[max(0, start - 30) : start], text[end : end + 40]

@@ -120,3 +120,24 @@ def test_a_title_with_of_ends_before_the_name(run_texts):
     )
     acts = set(r.entity_mentions.filter(pl.col("actor_type") == "person")["actor"])
     assert {"Gordon Brown", "Hillary Clinton", "Rowan Williams"} <= acts, acts
+
+
+def test_a_name_the_batch_writes_as_a_films_title_is_no_actor(run_texts):
+    """"the drama Vera Drake" in two articles of three: every "Vera Drake" of the batch is the film
+    (no person, no place), while its star and director stay people; a person named once after
+    a work noun in one article of several is still a person."""
+    r = run_texts(
+        "Bafta nominations\nMike Leigh's abortion drama Vera Drake leads the nominations with eleven. "
+        "Imelda Staunton is nominated for best actress.",
+        "Leigh honoured\nThe director Mike Leigh said he was delighted that the film Vera Drake had "
+        "found an audience in America.",
+        "Awards night\nVera Drake won three awards on Saturday, and Imelda Staunton was named best actress.",
+        "Tour dates\nThe singer Joss Stone will tour Europe in May. Joss Stone said she was thrilled.",
+        "Album review\nThe album Joss Stone recorded in Miami is her best yet, critics said.",
+        "Charts\nJoss Stone is at number three in the album chart this week.",
+        "Brits\nJoss Stone won two Brit awards on Wednesday night.",
+        "Festival\nOrganisers said Joss Stone would headline the festival in June.",
+    )
+    actors = set(r.entity_mentions["actor"].drop_nulls().to_list())
+    assert "Vera Drake" not in actors and not r.entity_mentions.filter(pl.col("text") == "Vera Drake").height
+    assert {"Mike Leigh", "Imelda Staunton", "Joss Stone"} <= actors
