@@ -86,11 +86,12 @@ def _build(doc_id: str, sents: list[list[tuple[str, str]]], types: tuple[str, ..
     every system, and gold spans are computed on it.
     """
     text = ""
-    tags, offs = [], []
+    spans: set[tuple[int, int, str]] = set()
     for si, sent in enumerate(sents):
         if si:
             text += "\n"
         prev = None
+        tags, offs = [], []
         for ti, (tok, tag) in enumerate(sent):
             if ti and tok not in _NO_SPACE_BEFORE and prev not in _NO_SPACE_AFTER:
                 text += " "
@@ -99,7 +100,10 @@ def _build(doc_id: str, sents: list[list[tuple[str, str]]], types: tuple[str, ..
             tags.append(tag)
             offs.append((start, len(text)))
             prev = tok
-    return doc_id, text, _iob_spans(tags, offs, types)
+        # an entity ends with its sentence (as conlleval reads the files): "I-PER" opening the
+        # next sentence is a new entity, not the rest of the last one ("Ken" / "Green")
+        spans |= _iob_spans(tags, offs, types)
+    return doc_id, text, spans
 
 
 def read_conll(path: Path, types: tuple[str, ...] = TYPES) -> list[Doc]:

@@ -81,6 +81,8 @@ def newsdesk_run(input_dir: Path, state: Path, wh: Path, **env: str) -> subproce
                            "--warehouse", str(wh)], cwd=REPO, env={**clean, "NEWSDESK_RETRY_DELAY_SECONDS": "2", **env},
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-4000:]
+    if os.environ.get("NEWSDESK_TEST_SHOW_RUNS"):  # the run's summary (stage times), to see where a test's time goes
+        print(proc.stdout[-3000:])
     return proc
 
 

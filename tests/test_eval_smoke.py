@@ -32,6 +32,8 @@ def test_entity_eval_runs_on_two_documents(data_dir):
     # gold spans are character spans of the rebuilt text
     _, text, gold = docs["CoNLL++"][0]
     assert all(text[s:e].strip() == text[s:e] for s, e, _ in gold)
+    # and no entity runs on into the next sentence (conlleval ends every chunk with its sentence)
+    assert not any("\n" in d[1][s:e] for name in docs for d in docs[name] for s, e, _ in d[2])
 
 
 def test_quote_eval_runs_on_two_articles(data_dir):
