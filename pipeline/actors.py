@@ -123,7 +123,6 @@ class _Actor:
     fixed_name: bool = False  # the full name an acronym or short form stands for: keep it
     linked: bool = False  # a one-word name the article links to a person's full name
     peerage: str | None = None  # "Lord" written before the name
-    work: bool = False  # written as a work's title somewhere in the article ("the film X")
 
 
 def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict],
@@ -290,7 +289,6 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict],
         evidence = names.type_evidence(text, m["start"], m["end"])
         actor.votes.update(evidence)
         actor.evidence.update(evidence)
-        actor.work = actor.work or names.written_as_work(text, m["start"])
         peer = re.search(r"\b([A-Z][a-z]+)\s+$", text[max(0, m["start"] - 12) : m["start"]])
         if peer and peer.group(1).lower() in names.PEERAGE:
             actor.peerage = peer.group(1)  # "Lord", as written
@@ -333,7 +331,10 @@ def _canonicalise_article(text: str, outlet: str | None, mentions: list[dict],
                 "actor": actor.name,
                 "actor_type": ACTOR_TYPE[label],
                 "is_outlet": actor.outlet,
-                "_work": actor.work,
+                # a work's title here ("the film Vera Drake"): the whole name after a work noun,
+                # not a part linked to a longer name ("the film Ray" is no cue on "Ray Charles")
+                "_work": name_key(text[m["start"] : m["end"]]) == name_key(actor.name)
+                and names.written_as_work(text, m["start"]),
                 # a lone word's votes and evidence, for the batch-wide vote (canonicalise)
                 "_votes": (actor.votes, actor.evidence)
                 if " " not in actor.name and not actor.linked and not actor.fixed_name

@@ -125,7 +125,8 @@ def test_a_title_with_of_ends_before_the_name(run_texts):
 def test_a_name_the_batch_writes_as_a_films_title_is_no_actor(run_texts):
     """"the drama Vera Drake" in two articles of three: every "Vera Drake" of the batch is the film
     (no person, no place), while its star and director stay people; a person named once after
-    a work noun in one article of several is still a person."""
+    a work noun in one article of several is still a person, and so is one whose first name alone
+    is a film's title ("the film Ray" about Ray Charles)."""
     r = run_texts(
         "Bafta nominations\nMike Leigh's abortion drama Vera Drake leads the nominations with eleven. "
         "Imelda Staunton is nominated for best actress.",
@@ -137,7 +138,9 @@ def test_a_name_the_batch_writes_as_a_films_title_is_no_actor(run_texts):
         "Charts\nJoss Stone is at number three in the album chart this week.",
         "Brits\nJoss Stone won two Brit awards on Wednesday night.",
         "Festival\nOrganisers said Joss Stone would headline the festival in June.",
+        "Biopic\nJamie Foxx plays the singer Ray Charles in the film Ray, which opens on Friday.",
+        "Oscar hopes\nFoxx, who plays Ray Charles in the biopic Ray, is the favourite.",
     )
     actors = set(r.entity_mentions["actor"].drop_nulls().to_list())
     assert "Vera Drake" not in actors and not r.entity_mentions.filter(pl.col("text") == "Vera Drake").height
-    assert {"Mike Leigh", "Imelda Staunton", "Joss Stone"} <= actors
+    assert {"Mike Leigh", "Imelda Staunton", "Joss Stone", "Ray Charles"} <= actors
