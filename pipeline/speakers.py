@@ -11,10 +11,16 @@ For every quotation the steps are the same, and each can be read on its own:
    a dash signature.
 3. **The speaker of a cue** is its grammatical subject (``nsubj``; through conjunctions,
    participles and relative clauses: "X, who …, said", "X arrived, saying"), never its
-   object ("told the BBC" names the outlet the words were given to).  The subject's noun
-   phrase decides what it is: a name (the mention whose span holds the head word, or an
-   appositive name: "the club's chief executive, Rick Parry"), a pronoun (step 4), a role
-   noun (step 5), or an unnamed source ("a spokesman", "officials": no speaker).
+   object ("told the BBC" names the outlet the words were given to).  A passive cue's speaker
+   is its agent ("was asked by moderator X"), and the one asked or told never is; a participle
+   ("…, saying") speaks for the nearest speech verb above it, not for the clause the parser
+   hung it on ("Trump argued that a database would …, saying"); a cue describing a thing
+   someone put out is theirs ("Trump issued a statement saying").  When a speech verb above
+   the cue has the same speaker ("He says he believes “…”"), its subject is the attribution as
+   written.  The subject's noun phrase decides what it is: a name (the mention whose span
+   holds the head word, or an appositive name: "the club's chief executive, Rick Parry"), a
+   pronoun (step 4), a role noun (step 5), or an unnamed source ("a spokesman", "officials":
+   no speaker).
 4. **Pronouns** resolve by gender and salience: the candidates are the article's people
    (organisations for "it", organisations or groups for "they") named before the pronoun
    outside quotations, of a compatible gender (``gender_votes``); the subject of the nearest
@@ -24,12 +30,16 @@ For every quotation the steps are the same, and each can be read on its own:
    article introduced with that role ("Tory leader Michael Howard", "Mr X, the coach,"):
    the head noun must be one of the role words written next to that person; shared
    modifiers ("Tory") and recency break ties.  No such person: no speaker.
-6. **No cue** (``“…”`` alone): the sentence before it when it reports speech ("Mr Johnson
-   said: ⏎ “…”"), else the previous quotation's speaker in the same paragraph, else the
-   subject of the sentence before it in the paragraph (a free quote after a sentence about
-   the speaker), else the last quotation of the previous paragraph when this one opens the
-   paragraph.  A short quotation inside a sentence with no cue is a term, not speech: no
-   speaker (the caller drops it).
+6. **No cue** (``“…”`` alone): a name or he/she and one verb after a quotation that breaks
+   off ("“…,” Trump shot back."); the subject of a clause ending in a colon, whatever its verb
+   ("Cruz continued:", "Owen said:"); the sentence before it when it reports speech ("Mr Johnson
+   said: ⏎ “…”", also the last sentence of the paragraph before when the quotation opens its
+   own), else the previous quotation's source in the same paragraph (named or not: "the
+   spokesman said. “…” “…”"), else the subject of the sentence before it in the paragraph
+   (a free quote after a sentence about the speaker), else the last quotation of the
+   previous paragraph when this one opens the paragraph and nobody else took the floor.
+   A short quotation inside a sentence with no cue is a term, not speech: no speaker (the
+   caller drops it).
 
 ``Attribution.kind`` says which step gave the speaker (see ``pipeline.quotes``).
 """
@@ -64,6 +74,11 @@ SHORT_WORDS = 4
 _CLIMB_DEPS = {"conj", "xcomp", "advcl"}
 _TRANSCRIPT = re.compile(r"^(?P<who>[A-Z][A-Z'’.-]+(?: [A-Z][A-Z'’.-]+)?):\s")
 _SIGNATURE = re.compile(r"^[^\S\n]*[―—–][^\S\n]*(?P<name>[A-Z][\w’'.-]+(?:[^\S\n]+[A-Z][\w’'.-]+){0,3})")
+# After a quotation's closing mark: "” Trump shot back." (a name or he/she, one verb, a particle).
+_AFTER_QUOTE = re.compile(
+    r"[^\S\n]+(?P<who>he|she|[A-Z][\w’'.-]+(?:[^\S\n]+[A-Z][\w’'.-]+){0,3})[^\S\n]+"
+    r"(?P<verb>[a-z]{3,})(?:[^\S\n]+(?:back|on|up|in|out|off))?[^\S\n]*[.,;:!]"
+)
 # A label, a title or a nickname, whoever is near: "the so-called “cold calls”", "a film titled “…”".
 _NAMING = re.compile(
     r"(?:so-called|known as|titled|entitled|nicknamed|headlined|the words?|the terms?|the phrase)"
@@ -418,11 +433,13 @@ class ArticleSpeakers:
                 # the cue; a verb further up may name the speaker ("speaking of …")
                 unnamed = unnamed or res
                 continue
+            if res.speaker is not None:
+                self._outer_report(cue_frame, cue, first, res)
             self._remember(res, cue.start)
             return res
         if unnamed is not None:
             return unnamed
-        res = self._colon_or_signature(first, last)
+        res = self._colon_or_signature(first, last) or self._name_and_verb_after(last)
         if res is not None:
             self._remember(res, first.q["open_start"])
             return res
@@ -432,6 +449,22 @@ class ArticleSpeakers:
         if res is not None:
             self._remember(res, first.q["open_start"])
         return res
+
+    def _outer_report(self, frame: Frame, cue: Tok, first: _Segment, res: Attribution) -> None:
+        """ "He says he believes his campaign has “…”": when a speech verb above the cue has the
+        same speaker, the words that attribute the quotation are its subject (the outer "He"),
+        as a reader (and PolNeAR) takes them; the speaker is unchanged."""
+        t = cue
+        for _ in range(6):
+            h = frame.head(t)
+            if h is None:
+                return
+            if h.lower in lexicon.STRONG_SPEECH_VERBS and self._is_cue(h, frame):
+                up = self._speaker_of_cue(frame, h, first)
+                if up is None or up.speaker is None or res.speaker is None or up.speaker.actor != res.speaker.actor:
+                    return
+                res.span = up.span
+            t = h
 
     def _remember(self, res: Attribution, pos: int) -> None:
         if res.speaker is not None:
@@ -497,11 +530,16 @@ class ArticleSpeakers:
             to = frame.children(verb, {"prep"})
             objs = [o for p in to for o in frame.children(p, {"pobj"})]
             return objs[0] if objs else None
+        agent = [o for a in frame.children(verb, {"agent"}) for o in frame.children(a, {"pobj"})]
+        if agent:  # "Rubio was asked by moderator Gerard Baker whether …": the one who asks
+            return agent[0]
         subs = [c for c in frame.children(verb, _SUBJECT_DEPS) if c.quote_start is None and not self.in_quote(c.start)]
         if subs:
             sub = min(subs, key=lambda c: abs(c.i - verb.i))
+            if sub.dep == "nsubjpass" and verb.lower in lexicon.ADDRESSEE_VERBS:
+                return None  # "Trump was asked, “…”": the one asked or told is not the speaker
             if sub.lower in lexicon.RELATIVE_PRONOUNS and verb.dep == "relcl" and frame.head(verb) is not None:
-                return frame.head(verb)
+                return self._issuer(frame, frame.head(verb), depth)
             return sub
         quoted_subject = frame.children(verb, _SUBJECT_DEPS)
         for ph in quoted_subject:  # the parser took the quotation for the subject: “…,” the leader said
@@ -513,19 +551,50 @@ class ArticleSpeakers:
         if head is None or depth >= 3:
             return None
         if verb.dep in _CLIMB_DEPS:
-            return self._subject_of(frame, head, depth + 1)
+            above = self._speech_ancestor(frame, head)
+            return self._subject_of(frame, above if above is not None else head, depth + 1)
         if verb.dep in ("relcl", "acl"):
-            return head
+            return self._issuer(frame, head, depth)
         if verb.dep in ("pcomp", "pobj") and frame.head(head) is not None:  # "after saying"
             return self._subject_of(frame, frame.head(head), depth + 1)
         return None
+
+    def _speech_ancestor(self, frame: Frame, t: Tok) -> Tok | None:
+        """The speech verb that ``t`` is, or the nearest one above it: "Trump argued that a database
+        would keep …, saying …" — the participle goes with the one who argues, not with the
+        database whose clause the parser hung it on."""
+        for _ in range(5):
+            if self._is_cue(t, frame):
+                return t
+            h = frame.head(t)
+            if h is None:
+                return None
+            t = h
+        return None
+
+    def _issuer(self, frame: Frame, noun: Tok, depth: int) -> Tok:
+        """Who put out the thing a cue describes: "Trump issued a statement saying …" is Trump's
+        statement, "He released a letter … that says" his; a person ("a reporter asking") or a
+        name stays the speaker, and so does a document that is the clause subject ("the letter says")."""
+        verb = frame.head(noun)
+        if (
+            noun.dep != "dobj"
+            or verb is None
+            or not noun.word[:1].islower()
+            or noun.lower in lexicon.UNNAMED_VOICE_NOUNS | lexicon.PERSON_ROLE_NOUNS
+            or self.mention_at(noun.start, noun.end) is not None
+            or depth >= 3
+        ):
+            return noun
+        sub = self._subject_of(frame, verb, depth + 1)
+        return sub if sub is not None else noun
 
     def _speaker_of_cue(self, frame: Frame, verb: Tok, first: _Segment) -> Attribution | None:
         """Speaker, span and kind for one cue verb, or None when it has no usable subject."""
         sub = self._subject_of(frame, verb)
         kind_name = "according_to" if verb.lower == "according" else None
         inverted = verb.start > first.q["open_start"]  # "“…,” said X": the subject may follow the verb
-        if sub is None and inverted and verb.lower not in lexicon.ADDRESSEE_VERBS | lexicon.NAMING_VERBS:
+        if sub is None and inverted and verb.lower not in lexicon.NAMING_VERBS:
             # "…,” said economy minister Heizo Takenaka / said the 46-year-old", parsed without a
             # subject: the name, pronoun or noun phrase right after the verb
             for t in frame.toks[verb.i + 1 : verb.i + 6]:
@@ -644,6 +713,8 @@ class ArticleSpeakers:
         if colon:
             pos = self.sentences[k][0] + colon.end(1)
             m = next((x for x in reversed(self.mentions) if pos - 3 <= x.end <= pos), None)
+            if m is None and first.words >= 3:
+                m = self._clause_subject(self.sentences[k][0], pos)
             if m is not None:
                 return Attribution(m, (m.start, m.end), "colon")
         sig = _SIGNATURE.match(self.text[last.q["end"] + 1 : last.q["end"] + 80])
@@ -659,6 +730,39 @@ class ArticleSpeakers:
             m = next((x for x in self.mentions if x.actor_type == "person" and x.actor.split()[-1] == who.split()[-1]),
                      None) or Mention(first.q["start"], first.q["start"] + len(who), who, "person", False)  # fmt: skip
             return Attribution(m, (first.q["start"], first.q["start"] + len(head.group("who"))), "colon")
+        return None
+
+    def _name_and_verb_after(self, last: _Segment) -> Attribution | None:
+        """ "“…,” Trump shot back." / "“…?” Hannity pressed.": a quotation that breaks off with a
+        comma, question or exclamation mark, then a name or he/she and one verb ending the
+        clause, is that person's, whatever the verb (no parse: the sentence has no listed one)."""
+        q = last.q
+        if not q["closed"] or self.text[q["end"] - 1 : q["end"]] not in (",", "?", "!"):
+            return None
+        after = _AFTER_QUOTE.match(self.text, q["end"] + 1)
+        if after is None or after.group("verb").lower() in _FUNCTION | _stop_words():
+            return None
+        s, e = after.span("who")
+        if after.group("who").lower() in ("he", "she"):
+            ref = self.resolve_pronoun(after.group("who"), s, exclude=self._quoted_actors)
+            return Attribution(ref, (s, e), "pronoun") if ref is not None else None
+        m = self.mention_at(s, e)
+        if m is None or m.start != s or m.end != e or m.actor_type not in ("person", "organisation"):
+            return None
+        return Attribution(m, (m.start, m.end), "name_cue", role=self._role_before(m))
+
+    def _clause_subject(self, lo: int, hi: int) -> Mention | None:
+        """The person (else organisation) a clause ending in a colon is about: the name in subject
+        position nearest the colon ("When asked …, Owen said:"), else a resolved he/she."""
+        named = [m for m in self.mentions_between(lo, hi) if self._subject_like(m.start, m.end)]
+        for kind in ("person", "organisation"):
+            of_kind = [m for m in named if m.actor_type == kind]
+            if of_kind:
+                return of_kind[-1]
+        for actor in self._referents_between(lo, hi):  # "He continued:"
+            m = next((x for x in reversed(self.mentions) if x.actor == actor and x.start < hi), None)
+            if m is not None and m.actor_type == "person":
+                return m
         return None
 
     def _name_as_written(self, name: str, start: int) -> Mention | None:
@@ -711,7 +815,9 @@ class ArticleSpeakers:
         if self._opens_sentence(first) and k > 0:
             ps, pe, ppara = self.sentences[k - 1]
             prev_text = self.text[ps:pe]
-            if ppara == para or prev_text.rstrip().endswith(":"):
+            # the sentence before in the paragraph, one ending in a colon, or the last sentence of
+            # the paragraph before when this one opens with the quotation ("Carter said that … ⏎ “…”")
+            if ppara == para or prev_text.rstrip().endswith(":") or self._opens_paragraph(first):
                 frame = next((f for f in self.frames if f.toks and ps <= f.toks[0].start < pe), None)
                 cues = [t for t in (frame.toks if frame else []) if self._is_cue(t, frame) and ps <= t.start < pe
                         and t.lower in lexicon.STRONG_SPEECH_VERBS]  # fmt: skip
@@ -720,6 +826,12 @@ class ArticleSpeakers:
                     if res is not None and res.speaker is not None:
                         res.kind = "continuation"
                         return res
+                if prev_text.rstrip().endswith(":") and first.words >= 3:
+                    # "Cruz continued: ⏎ “…”", "Trump leaned in and boomed: “…”": whatever the verb,
+                    # a clause that ends in a colon before a quotation introduces its subject's words
+                    m = self._clause_subject(ps, pe)
+                    if m is not None:
+                        return Attribution(m, (m.start, m.end), "colon")
         prev = self._previous_speaker(first, same_paragraph=True)
         if prev is not None:
             return prev
@@ -742,16 +854,25 @@ class ArticleSpeakers:
             same = seg.q["paragraph_id"] == first.q["paragraph_id"]
             if same_paragraph and not same:
                 return None
-            if res is not None and res.speaker is not None:
+            if res is not None and res.span is not None:
+                # a named speaker, or an unnamed one ("the spokesman said. “…”", "the letter says"):
+                # the next quotation goes on with the same source, described the same way
                 if not same_paragraph and self._person_between(seg.q["end"], first.q["open_start"], res.speaker):
                     return None  # somebody else came up since: the quotation is not obviously theirs
-                return Attribution(res.speaker, res.span, "continuation", cited_outlet=res.cited_outlet)
+                return Attribution(res.speaker, res.span, "continuation", cited_outlet=res.cited_outlet, role=res.role)
             if not same_paragraph:
                 return None
         return None
 
-    def _person_between(self, lo: int, hi: int, speaker: Mention) -> bool:
-        return any(m.actor_type == "person" and m.actor != speaker.actor for m in self.mentions_between(lo, hi))
+    def _person_between(self, lo: int, hi: int, speaker: Mention | None) -> bool:
+        """A person other than ``speaker`` is named, as a clause subject, between two quotations
+        (a possessive or a name after a preposition does not take the floor: "Clinton’s aide X")."""
+        return any(
+            m.actor_type == "person"
+            and (speaker is None or m.actor != speaker.actor)
+            and self._subject_like(m.start, m.end)
+            for m in self.mentions_between(lo, hi)
+        )
 
 
 def is_named_thing(text: str, q: dict) -> bool:

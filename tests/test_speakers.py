@@ -130,3 +130,90 @@ def test_a_title_parsed_as_the_subject_gives_the_name_after_it_and_rules_are_no_
     )
     assert {s for _, s in _speakers(r)} == {"Jeff Merkley"}  # not "Sen"
     assert not {"Sen", "_", "___"} & set(r.entity_mentions["actor"])  # the wire's section rule is no organisation
+
+
+def _rows(result) -> list[dict]:
+    return result.quotes.sort("start").to_dicts()
+
+
+def test_an_unnamed_source_goes_on_speaking_in_the_next_quotation_of_the_paragraph(run_texts):
+    text = (
+        "Downing Street\nThe prime minister's spokesman was asked about the row.\n"
+        "“The PM has made his views on the comments very clear,” the spokesman said. "
+        "“He stands by his comments and will not say more.”"
+    )
+    first, second = _rows(run_texts(text))
+    assert first["speaker"] is None and first["speaker_role"] == "the spokesman"
+    assert second["speaker"] is None and second["attribution"] == "continuation"
+    assert (second["speaker_start"], second["speaker_end"]) == (first["speaker_start"], first["speaker_end"])
+
+
+def test_a_clause_ending_in_a_colon_introduces_its_subjects_words_whatever_the_verb(run_texts):
+    text = (
+        "Convention\nDonald Trump spoke for an hour on the last night of the convention.\n"
+        "Trump gestured as if to stop the noise, then leaned in and boomed: “Let’s defeat her in November.”\n"
+        "Senator Ted Cruz attacked the moderators.\nCruz continued:\n"
+        "“You look at the questions, and not one of them is about the issues people care about.”"
+    )
+    q = dict(_speakers(run_texts(text)))
+    assert q["Let’s defeat her in November."] == "Donald Trump"
+    assert q["You look at the questions, and not one of them is about the issues people care about."] == "Ted Cruz"
+
+
+def test_a_participle_speaks_for_the_speech_verb_above_it_not_the_clause_it_hangs_on(run_texts):
+    text = (
+        "Database\nDonald Trump was in Iowa on Friday.\n"
+        "Trump argued that a database would keep people from coming into the country illegally, "
+        "saying it is “all about management.”"
+    )
+    assert dict(_speakers(run_texts(text)))["all about management."] == "Donald Trump"
+
+
+def test_a_statement_someone_issues_is_their_words(run_texts):
+    text = (
+        "Scalia\nDonald Trump was campaigning in South Carolina.\n"
+        "On Saturday, Trump issued a statement saying that Scalia was “a remarkable person and a brilliant "
+        "Supreme Court justice, one of the best of all time.”"
+    )
+    q = dict(_speakers(run_texts(text)))
+    quote = "a remarkable person and a brilliant Supreme Court justice, one of the best of all time."
+    assert q[quote] == "Donald Trump"
+
+
+def test_the_one_asked_is_not_the_speaker_the_one_asking_is(run_texts):
+    text = (
+        "Debate\nMarco Rubio was asked by moderator Gerard Baker whether his plan would risk "
+        "“adding another expensive entitlement program to an already overburdened budget.”"
+    )
+    q = dict(_speakers(run_texts(text)))
+    assert q["adding another expensive entitlement program to an already overburdened budget."] == "Gerard Baker"
+
+
+def test_the_outer_report_of_the_same_speaker_is_the_attribution_as_written(run_texts):
+    text = (
+        "Nevada\nBernie Sanders congratulated Hillary Clinton on her victory.\n"
+        "He says he believes his campaign has “the wind at our backs” heading into Super Tuesday."
+    )
+    row = next(r for r in _rows(run_texts(text)) if r["quote_text"].startswith("the wind"))
+    he = text.index("He says")
+    assert row["speaker"] == "Bernie Sanders" and (row["speaker_start"], row["speaker_end"]) == (he, he + 2)
+
+
+def test_a_name_and_any_verb_after_a_broken_off_quotation_is_the_speaker(run_texts):
+    text = (
+        "Debate\nJeb Bush attacked Donald Trump over his casinos.\n"
+        "“Jeb wants to be a tough guy tonight,” Trump shot back. “Let me talk.”"
+    )
+    q = dict(_speakers(run_texts(text)))
+    assert q["Jeb wants to be a tough guy tonight,"] == "Donald Trump"
+
+
+def test_a_quotation_opening_a_paragraph_is_the_last_reported_speakers(run_texts):
+    text = (
+        "Asia\nMalaysia's defence minister spoke first.\n"
+        "John Kerry said that critics had long predicted a US withdrawal from the region.\n"
+        "“That is because this region remains the most consequential for America’s own security and prosperity.”"
+    )
+    q = dict(_speakers(run_texts(text)))
+    quote = "That is because this region remains the most consequential for America’s own security and prosperity."
+    assert q[quote] == "John Kerry"
