@@ -174,6 +174,7 @@ class Attribution:
     cited_outlet: str | None = None
     role: str | None = None  # the speaker's role as written ("Tory leader")
     cue_at_first: bool = False  # the cue introduces the first segment of a longer quotation
+    thing: bool = False  # the subject is a noun for no one who speaks ("the recent spate … demands")
 
 
 @dataclass
@@ -428,6 +429,8 @@ class ArticleSpeakers:
             if res is None:
                 continue
             res.cue_at_first = at_first and len(chain) > 1
+            if res.thing:
+                res = self._reporter_of(cue_frame, cue, first) or res
             if res.speaker is None and cue.lower not in lexicon.STRONG_SPEECH_VERBS:
                 # "the party hoped to stage in the “…”": a weak verb with nobody named may not be
                 # the cue; a verb further up may name the speaker ("speaking of …")
@@ -450,21 +453,50 @@ class ArticleSpeakers:
             self._remember(res, first.q["open_start"])
         return res
 
+    def _reporter_of(self, frame: Frame, cue: Tok, first: _Segment) -> Attribution | None:
+        """ "Ryan said the recent spate of shootings demands “…”": a cue whose subject is a thing
+        (``_thing``) in the complement clause of a speech verb with a named speaker is reported
+        speech; the reporter is the one quoted."""
+        if cue.dep != "ccomp":
+            return None
+        outer = frame.head(cue)
+        if outer is None or outer.lower not in lexicon.STRONG_SPEECH_VERBS or not self._is_cue(outer, frame):
+            return None
+        res = self._speaker_of_cue(frame, outer, first)
+        return res if res is not None and res.speaker is not None else None
+
     def _outer_report(self, frame: Frame, cue: Tok, first: _Segment, res: Attribution) -> None:
-        """ "He says he believes his campaign has “…”": when a speech verb above the cue has the
-        same speaker, the words that attribute the quotation are its subject (the outer "He"),
-        as a reader (and PolNeAR) takes them; the speaker is unchanged."""
+        """ "He says he believes his campaign has “…”", "The Florida senator told reporters he
+        feels good … and “…”": a strong speech verb above the cue whose subject is the same
+        speaker, or is the one the cue's he/she stands for, makes the attribution as written
+        (span, kind) its subject, as a reader (and PolNeAR) takes it; the speaker stays the
+        named one (the outer name, else the pronoun's referent)."""
         t = cue
+        pronoun = res.kind == "pronoun" and res.span is not None and self.text[res.span[0] : res.span[1]].lower()
         for _ in range(6):
             h = frame.head(t)
             if h is None:
                 return
             if h.lower in lexicon.STRONG_SPEECH_VERBS and self._is_cue(h, frame):
                 up = self._speaker_of_cue(frame, h, first)
-                if up is None or up.speaker is None or res.speaker is None or up.speaker.actor != res.speaker.actor:
+                if up is None or up.span is None or (up.kind == "pronoun" and up.speaker is None):
                     return
-                res.span = up.span
+                same = up.speaker is not None and res.speaker is not None and up.speaker.actor == res.speaker.actor
+                if not same and not (pronoun in ("he", "she") and self._may_be(up.speaker, pronoun)):
+                    return
+                head = (up.role or "").lower().split()[-1:]
+                unnamed = up.speaker is None and bool(head) and head[0] in lexicon.UNNAMED_VOICE_NOUNS
+                res.span, res.kind, res.role = up.span, up.kind, up.role or res.role
+                # "An aide said he expects …": the he is the unnamed aide, nobody named before
+                res.speaker = None if unnamed else up.speaker or res.speaker
             t = h
+
+    def _may_be(self, m: Mention | None, pronoun: str) -> bool:
+        """Whether "he"/"she" can stand for the speaker an outer cue names (or an unnamed one)."""
+        if m is None:
+            return True
+        g = "m" if pronoun in lexicon.MALE_PRONOUNS else "f"
+        return m.actor_type == "person" and self.gender_of(m.actor) in (None, g)
 
     def _remember(self, res: Attribution, pos: int) -> None:
         if res.speaker is not None:
@@ -495,8 +527,12 @@ class ArticleSpeakers:
             if self._is_cue(h, frame) and (steps <= 2 or h.lower in lexicon.STRONG_SPEECH_VERBS):
                 out.append(h)
             owner = frame.head(h)
-            if steps == 0 and h.lower == "of" and owner is not None and not _verbal(frame, owner):
-                return []  # "the cries of “impossible to regulate”": the term a thing is called
+            # "the cries of “impossible to regulate”": the term a thing is called; not a placeholder
+            # (a long quotation is no noun: "said the people of New York “have been suffering …”"
+            # hangs a clause on "of" only because the parser sees one word there)
+            term = steps == 0 and h.lower == "of" and t.quote_start is None
+            if term and owner is not None and not _verbal(frame, owner):
+                return []
             t, steps = h, steps + 1
         k = self.sentence_index(seg.q["open_start"] if not after else max(seg.q["start"], seg.q["end"] - 1))
         s, e, _ = self.sentences[k]
@@ -559,6 +595,20 @@ class ArticleSpeakers:
             return self._subject_of(frame, frame.head(head), depth + 1)
         return None
 
+    def _name_right_before(self, frame: Frame, verb: Tok) -> Tok | None:
+        """A cue the parse left without a subject ("…, former president Bill Clinton said his wife
+        …", the name hung on an earlier noun as an appositive): a person or organisation named
+        right before the verb, or before it and an appositive ("X, 49, said"), is its subject."""
+        if verb.dep not in ("ROOT", "ccomp", "conj", "parataxis") or verb.lower == "according":
+            return None
+        line_start = self.text.rfind("\n", 0, verb.start) + 1
+        for m in reversed(self.mentions_between(max(line_start, verb.start - 80), verb.start)):
+            gap = self.text[m.end : verb.start]
+            if m.actor_type in ("person", "organisation") and re.fullmatch(r"\s*(?:,[^,“”\"]{1,40},\s*)?", gap):
+                return next((t for t in frame.toks if m.start <= t.start < m.end and t.end == m.end), None)
+            break
+        return None
+
     def _speech_ancestor(self, frame: Frame, t: Tok) -> Tok | None:
         """The speech verb that ``t`` is, or the nearest one above it: "Trump argued that a database
         would keep …, saying …" — the participle goes with the one who argues, not with the
@@ -606,6 +656,8 @@ class ArticleSpeakers:
                 if t.head == verb.i and t.dep in ("dobj", "attr", "npadvmod", "dep", "oprd", "appos"):
                     sub = t
                     break
+        if sub is None and not inverted:
+            sub = self._name_right_before(frame, verb)
         if sub is None:
             return None
         res = self._speaker_of_np(frame, sub, after=sub.start > verb.start)
@@ -656,7 +708,7 @@ class ArticleSpeakers:
         ref = self.resolve_role(w, mods, head.start)
         if ref is None and left.lower in ("a", "an"):
             ref = self._introduced_next(head.start)
-        return Attribution(ref, span, "role_noun", role=self.text[span[0] : span[1]])
+        return Attribution(ref, span, "role_noun", role=self.text[span[0] : span[1]], thing=ref is None and _thing(w))
 
     def _introduced_next(self, pos: int) -> Mention | None:
         """A news lead's "…, a leading industry figure has said. ⏎ Tim Renner, …, told …": an
@@ -873,6 +925,21 @@ class ArticleSpeakers:
             and self._subject_like(m.start, m.end)
             for m in self.mentions_between(lo, hi)
         )
+
+
+_PERSON_SUFFIX = re.compile(r"(?:man|men|woman|women|person|people|ist|ists|or|ors|er|ers|ant|ants|ent|ents|ian|ians)$")
+
+
+def _thing(noun: str) -> bool:
+    """A head noun that names no one who speaks: not a person or voice noun of the lexicon, not a
+    body or document that speaks for one, and without the endings of nouns for people
+    ("congressman", "lawmaker", "economist", "resident", "historian")."""
+    return (
+        noun.isalpha()
+        and noun not in lexicon.UNNAMED_VOICE_NOUNS | lexicon.PERSON_ROLE_NOUNS | lexicon.ORG_VOICE_NOUNS
+        and noun not in lexicon.SUBJECT_PRONOUNS | lexicon.MALE_HONORIFICS | lexicon.FEMALE_HONORIFICS
+        and not _PERSON_SUFFIX.search(noun)
+    )
 
 
 def is_named_thing(text: str, q: dict) -> bool:

@@ -217,3 +217,53 @@ def test_a_quotation_opening_a_paragraph_is_the_last_reported_speakers(run_texts
     q = dict(_speakers(run_texts(text)))
     quote = "That is because this region remains the most consequential for America’s own security and prosperity."
     assert q[quote] == "John Kerry"
+
+
+def test_a_long_quotation_after_of_is_still_speech(run_texts):
+    text = (
+        "Values\nTed Cruz was campaigning in New York.\n"
+        "Cruz said the people of upstate New York “have been suffering under the misguided policies of liberal "
+        "politicians for a long, long time.”"
+    )
+    q = dict(_speakers(run_texts(text)))
+    assert q["have been suffering under the misguided policies of liberal politicians for a long, long time."] == (
+        "Ted Cruz"
+    )
+
+
+def test_a_name_right_before_the_verb_is_its_subject_when_the_parse_lost_it(run_texts):
+    text = (
+        "Campaign\nTuesday in New York City, while on the campaign trail for his wife Hillary Clinton, former "
+        "president Bill Clinton said his wife was uniquely qualified to be president because “the world’s in "
+        "tough shape.”"
+    )
+    assert dict(_speakers(run_texts(text)))["the world’s in tough shape."] == "Bill Clinton"
+
+
+def test_a_thing_said_to_speak_defers_to_the_speaker_above_it(run_texts):
+    text = (
+        "Charlotte\nIn an interview on Sunday, House Speaker Paul Ryan said the recent spate of police shootings "
+        "and protests demands that all Americans engage in “more listening and more learning.”"
+    )
+    assert dict(_speakers(run_texts(text)))["more listening and more learning."] == "Paul Ryan"
+
+
+def test_he_inside_a_report_is_the_reporter_as_written(run_texts):
+    text = (
+        "Iowa\nMarco Rubio, the Florida senator, campaigned with Joni Ernst on Monday.\n"
+        "The Florida senator told reporters he feels good about his campaign in Iowa, and “we'll see what it "
+        "translates to a week from tonight.”"
+    )
+    row = next(r for r in _rows(run_texts(text)) if r["quote_text"].startswith("we'll see"))
+    assert row["speaker"] == "Marco Rubio"
+    assert text[row["speaker_start"] : row["speaker_end"]] == "The Florida senator"
+
+
+def test_he_inside_an_unnamed_sources_report_is_that_source(run_texts):
+    text = (
+        "Party\nBernie Sanders has run all his past campaigns as an independent.\n"
+        "On Wednesday, a campaign aide said he expects the senator to be a member of the party “for life and "
+        "beyond this campaign.”"
+    )
+    row = next(r for r in _rows(run_texts(text)) if r["quote_text"].startswith("for life"))
+    assert text[row["speaker_start"] : row["speaker_end"]] == "a campaign aide" and row["speaker"] is None
