@@ -73,7 +73,8 @@ def _strip(text: str, s: int, e: int) -> tuple[int, int]:
 _AUX = {"has", "have", "had", "was", "is", "will", "would", "also", "did", "does"}
 _RELATIVE = {"who", "which", "that", "whom"}
 _PRONOUNS = {"he", "she", "they", "it", "we", "i"}
-_ANTECEDENT = re.compile(r"(?:^|[,;:.()—\n])\s*((?:\S+\s+){0,5}?\S+)\s*,?\s*$")
+# the last words (at most six) before a relative pronoun, back to the previous punctuation
+_ANTECEDENT = re.compile(r"((?:[^\s,;:.()—]+[^\S\n]+){0,5}[^\s,;:.()—]+)[^\S\n]*,?[^\S\n]*$")
 
 
 def _repair_source(text: str, source: list[tuple[int, int]], cue: list[tuple[int, int]]) -> list[tuple[int, int]]:
