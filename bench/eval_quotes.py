@@ -15,7 +15,10 @@ Matching is one-to-one, greedy by overlap.  *exact*: same span after stripping s
 a trailing comma.  *overlap*: shared characters ≥ 50% of the longer of the two spans.
 *Speaker accuracy* (on overlap-matched quotes): the system's speaker mention overlaps the
 gold Source span, or the gold Source overlaps a mention of the same actor (the speaker
-resolves to the same person).  A NULL speaker is wrong.
+resolves to the same person).  A NULL speaker is wrong.  Two annotations no system can
+match are repaired unless ``--strict`` (``_repair_source``): a Source that is only a verb
+with the name in the Cue (the two swapped), and a relative pronoun Source ("who"), whose
+antecedent counts too.  A quote whose Content has no Source stays in, and is always wrong.
 
 Systems in one run:
 * ``baseline``: text between marks (paired within a paragraph), speaker = nearest PERSON
@@ -35,6 +38,7 @@ from pathlib import Path
 import polars as pl
 
 from bench.corpora import shared_data
+from pipeline.lexicon import SPEECH_VERBS
 
 _QUOTED = re.compile(r"[“\"]([^“”\"\n]*)(?:[”\"]|$)")
 
@@ -66,7 +70,38 @@ def _strip(text: str, s: int, e: int) -> tuple[int, int]:
     return s, e
 
 
-def read_article(txt: Path, ann: Path) -> Article:
+_AUX = {"has", "have", "had", "was", "is", "will", "would", "also", "did", "does"}
+_RELATIVE = {"who", "which", "that", "whom"}
+_PRONOUNS = {"he", "she", "they", "it", "we", "i"}
+# the last words (at most six) before a relative pronoun, back to the previous punctuation
+_ANTECEDENT = re.compile(r"((?:[^\s,;:.()—]+[^\S\n]+){0,5}[^\s,;:.()—]+)[^\S\n]*,?[^\S\n]*$")
+
+
+def _repair_source(text: str, source: list[tuple[int, int]], cue: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Two PolNeAR readings no system can match, repaired (``--strict`` keeps them as annotated).
+
+    * Source and Cue swapped: the Source is only a verb ("said") and the Cue holds the words
+      of a name or pronoun ("“…,” said Hester" annotated Source "said", Cue "Hester"): the
+      Cue's span is the source too.
+    * A relative pronoun as the Source ("Trump, who has called the pact “insanity”"): no
+      speaker mention can overlap "who", so its antecedent (the words right before it, back
+      to the previous punctuation, at most six) is the source too.
+    """
+    words = " ".join(text[s:e] for s, e in source).split()
+    if words and all(w.islower() and (w in SPEECH_VERBS or w in _AUX) for w in words) and cue:
+        cue_words = " ".join(text[s:e] for s, e in cue).split()
+        if any(w[:1].isupper() or w.lower() in _PRONOUNS for w in cue_words):
+            return source + cue
+    if len(words) == 1 and words[0].lower() in _RELATIVE:
+        s = source[0][0]
+        lo = max(0, s - 120)
+        m = _ANTECEDENT.search(text[lo:s])
+        if m:
+            return [*source, (lo + m.start(1), lo + m.end(1))]
+    return source
+
+
+def read_article(txt: Path, ann: Path, strict: bool = False) -> Article:
     text = txt.read_text(encoding="utf-8")
     spans: dict[str, tuple[str, list[tuple[int, int]]]] = {}
     events: list[dict[str, str]] = []
@@ -84,6 +119,8 @@ def read_article(txt: Path, ann: Path) -> Article:
         if not content:
             continue
         source = spans.get(ev.get("Source", ""), ("Source", []))[1]
+        if not strict:
+            source = _repair_source(text, source, spans.get(ev.get("Cue", ""), ("Cue", []))[1])
         c_start, c_end = min(s for s, _ in content[1]), max(e for _, e in content[1])
         for m in _QUOTED.finditer(text[c_start:c_end]):
             s, e = _strip(text, c_start + m.start(1), c_start + m.end(1))
@@ -93,14 +130,14 @@ def read_article(txt: Path, ann: Path) -> Article:
     return Article(txt.stem, text, sorted(quotes, key=lambda q: q.start))
 
 
-def read_split(root: Path, split: str) -> list[Article]:
+def read_split(root: Path, split: str, strict: bool = False) -> list[Article]:
     base = root / "polnear" / "data" / split
     anns = sorted((base / "attributions").glob("*.ann"))
     out = []
     for txt in sorted((base / "text").glob("*.txt")):
         mine = [a for a in anns if a.stem.rsplit("_", 1)[0] == txt.stem]
         if mine:
-            out.append(read_article(txt, mine[0]))
+            out.append(read_article(txt, mine[0], strict))
     return out
 
 
@@ -223,8 +260,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--dump", type=Path, default=None, help="write newsdesk quotes + gold for error analysis")
     ap.add_argument("--errors", type=Path, default=None, help="write newsdesk's wrong speakers (JSON lines)")
     ap.add_argument("--no-baseline", action="store_true", help="skip the baseline (error analysis only)")
+    ap.add_argument("--strict", action="store_true",
+                    help="gold Sources exactly as annotated (no repair of swapped Source/Cue or relative pronouns)")
     args = ap.parse_args(argv)
-    articles = read_split(shared_data(), args.split)[: args.limit]
+    articles = read_split(shared_data(), args.split, args.strict)[: args.limit]
     t = time.perf_counter()
     base = score(articles, [[] for _ in articles] if args.no_baseline else predict_baseline(articles))
     t_base = time.perf_counter() - t

@@ -11,10 +11,16 @@ For every quotation the steps are the same, and each can be read on its own:
    a dash signature.
 3. **The speaker of a cue** is its grammatical subject (``nsubj``; through conjunctions,
    participles and relative clauses: "X, who …, said", "X arrived, saying"), never its
-   object ("told the BBC" names the outlet the words were given to).  The subject's noun
-   phrase decides what it is: a name (the mention whose span holds the head word, or an
-   appositive name: "the club's chief executive, Rick Parry"), a pronoun (step 4), a role
-   noun (step 5), or an unnamed source ("a spokesman", "officials": no speaker).
+   object ("told the BBC" names the outlet the words were given to).  A passive cue's speaker
+   is its agent ("was asked by moderator X"), and the one asked or told never is; a participle
+   ("…, saying") speaks for the nearest speech verb above it, not for the clause the parser
+   hung it on ("Trump argued that a database would …, saying"); a cue describing a thing
+   someone put out is theirs ("Trump issued a statement saying").  When a speech verb above
+   the cue has the same speaker ("He says he believes “…”"), its subject is the attribution as
+   written.  The subject's noun phrase decides what it is: a name (the mention whose span
+   holds the head word, or an appositive name: "the club's chief executive, Rick Parry"), a
+   pronoun (step 4), a role noun (step 5), or an unnamed source ("a spokesman", "officials":
+   no speaker).
 4. **Pronouns** resolve by gender and salience: the candidates are the article's people
    (organisations for "it", organisations or groups for "they") named before the pronoun
    outside quotations, of a compatible gender (``gender_votes``); the subject of the nearest
@@ -24,12 +30,16 @@ For every quotation the steps are the same, and each can be read on its own:
    article introduced with that role ("Tory leader Michael Howard", "Mr X, the coach,"):
    the head noun must be one of the role words written next to that person; shared
    modifiers ("Tory") and recency break ties.  No such person: no speaker.
-6. **No cue** (``“…”`` alone): the sentence before it when it reports speech ("Mr Johnson
-   said: ⏎ “…”"), else the previous quotation's speaker in the same paragraph, else the
-   subject of the sentence before it in the paragraph (a free quote after a sentence about
-   the speaker), else the last quotation of the previous paragraph when this one opens the
-   paragraph.  A short quotation inside a sentence with no cue is a term, not speech: no
-   speaker (the caller drops it).
+6. **No cue** (``“…”`` alone): a name or he/she and one verb after a quotation that breaks
+   off ("“…,” Trump shot back."); the subject of a clause ending in a colon, whatever its verb
+   ("Cruz continued:", "Owen said:"); the sentence before it when it reports speech ("Mr Johnson
+   said: ⏎ “…”", also the last sentence of the paragraph before when the quotation opens its
+   own), else the previous quotation's source in the same paragraph (named or not: "the
+   spokesman said. “…” “…”"), else the subject of the sentence before it in the paragraph
+   (a free quote after a sentence about the speaker), else the last quotation of the
+   previous paragraph when this one opens the paragraph and nobody else took the floor.
+   A short quotation inside a sentence with no cue is a term, not speech: no speaker (the
+   caller drops it).
 
 ``Attribution.kind`` says which step gave the speaker (see ``pipeline.quotes``).
 """
@@ -64,6 +74,11 @@ SHORT_WORDS = 4
 _CLIMB_DEPS = {"conj", "xcomp", "advcl"}
 _TRANSCRIPT = re.compile(r"^(?P<who>[A-Z][A-Z'’.-]+(?: [A-Z][A-Z'’.-]+)?):\s")
 _SIGNATURE = re.compile(r"^[^\S\n]*[―—–][^\S\n]*(?P<name>[A-Z][\w’'.-]+(?:[^\S\n]+[A-Z][\w’'.-]+){0,3})")
+# After a quotation's closing mark: "” Trump shot back." (a name or he/she, one verb, a particle).
+_AFTER_QUOTE = re.compile(
+    r"[^\S\n]+(?P<who>he|she|[A-Z][\w’'.-]+(?:[^\S\n]+[A-Z][\w’'.-]+){0,3})[^\S\n]+"
+    r"(?P<verb>[a-z]{3,})(?:[^\S\n]+(?:back|on|up|in|out|off))?[^\S\n]*[.,;:!]"
+)
 # A label, a title or a nickname, whoever is near: "the so-called “cold calls”", "a film titled “…”".
 _NAMING = re.compile(
     r"(?:so-called|known as|titled|entitled|nicknamed|headlined|the words?|the terms?|the phrase)"
@@ -159,6 +174,7 @@ class Attribution:
     cited_outlet: str | None = None
     role: str | None = None  # the speaker's role as written ("Tory leader")
     cue_at_first: bool = False  # the cue introduces the first segment of a longer quotation
+    thing: bool = False  # the subject is a noun for no one who speaks ("the recent spate … demands")
 
 
 @dataclass
@@ -413,16 +429,20 @@ class ArticleSpeakers:
             if res is None:
                 continue
             res.cue_at_first = at_first and len(chain) > 1
+            if res.thing:
+                res = self._reporter_of(cue_frame, cue, first) or res
             if res.speaker is None and cue.lower not in lexicon.STRONG_SPEECH_VERBS:
                 # "the party hoped to stage in the “…”": a weak verb with nobody named may not be
                 # the cue; a verb further up may name the speaker ("speaking of …")
                 unnamed = unnamed or res
                 continue
+            if res.speaker is not None:
+                self._outer_report(cue_frame, cue, first, res)
             self._remember(res, cue.start)
             return res
         if unnamed is not None:
             return unnamed
-        res = self._colon_or_signature(first, last)
+        res = self._colon_or_signature(first, last) or self._name_and_verb_after(last)
         if res is not None:
             self._remember(res, first.q["open_start"])
             return res
@@ -432,6 +452,51 @@ class ArticleSpeakers:
         if res is not None:
             self._remember(res, first.q["open_start"])
         return res
+
+    def _reporter_of(self, frame: Frame, cue: Tok, first: _Segment) -> Attribution | None:
+        """ "Ryan said the recent spate of shootings demands “…”": a cue whose subject is a thing
+        (``_thing``) in the complement clause of a speech verb with a named speaker is reported
+        speech; the reporter is the one quoted."""
+        if cue.dep != "ccomp":
+            return None
+        outer = frame.head(cue)
+        if outer is None or outer.lower not in lexicon.STRONG_SPEECH_VERBS or not self._is_cue(outer, frame):
+            return None
+        res = self._speaker_of_cue(frame, outer, first)
+        return res if res is not None and res.speaker is not None else None
+
+    def _outer_report(self, frame: Frame, cue: Tok, first: _Segment, res: Attribution) -> None:
+        """ "He says he believes his campaign has “…”", "The Florida senator told reporters he
+        feels good … and “…”": a strong speech verb above the cue whose subject is the same
+        speaker, or is the one the cue's he/she stands for, makes the attribution as written
+        (span, kind) its subject, as a reader (and PolNeAR) takes it; the speaker stays the
+        named one (the outer name, else the pronoun's referent)."""
+        t = cue
+        pronoun = res.kind == "pronoun" and res.span is not None and self.text[res.span[0] : res.span[1]].lower()
+        for _ in range(6):
+            h = frame.head(t)
+            if h is None:
+                return
+            if h.lower in lexicon.STRONG_SPEECH_VERBS and self._is_cue(h, frame):
+                up = self._speaker_of_cue(frame, h, first)
+                if up is None or up.span is None or (up.kind == "pronoun" and up.speaker is None):
+                    return
+                same = up.speaker is not None and res.speaker is not None and up.speaker.actor == res.speaker.actor
+                if not same and not (pronoun in ("he", "she") and self._may_be(up.speaker, pronoun)):
+                    return
+                head = (up.role or "").lower().split()[-1:]
+                unnamed = up.speaker is None and bool(head) and head[0] in lexicon.UNNAMED_VOICE_NOUNS
+                res.span, res.kind, res.role = up.span, up.kind, up.role or res.role
+                # "An aide said he expects …": the he is the unnamed aide, nobody named before
+                res.speaker = None if unnamed else up.speaker or res.speaker
+            t = h
+
+    def _may_be(self, m: Mention | None, pronoun: str) -> bool:
+        """Whether "he"/"she" can stand for the speaker an outer cue names (or an unnamed one)."""
+        if m is None:
+            return True
+        g = "m" if pronoun in lexicon.MALE_PRONOUNS else "f"
+        return m.actor_type == "person" and self.gender_of(m.actor) in (None, g)
 
     def _remember(self, res: Attribution, pos: int) -> None:
         if res.speaker is not None:
@@ -462,8 +527,12 @@ class ArticleSpeakers:
             if self._is_cue(h, frame) and (steps <= 2 or h.lower in lexicon.STRONG_SPEECH_VERBS):
                 out.append(h)
             owner = frame.head(h)
-            if steps == 0 and h.lower == "of" and owner is not None and not _verbal(frame, owner):
-                return []  # "the cries of “impossible to regulate”": the term a thing is called
+            # "the cries of “impossible to regulate”": the term a thing is called; not a placeholder
+            # (a long quotation is no noun: "said the people of New York “have been suffering …”"
+            # hangs a clause on "of" only because the parser sees one word there)
+            term = steps == 0 and h.lower == "of" and t.quote_start is None
+            if term and owner is not None and not _verbal(frame, owner):
+                return []
             t, steps = h, steps + 1
         k = self.sentence_index(seg.q["open_start"] if not after else max(seg.q["start"], seg.q["end"] - 1))
         s, e, _ = self.sentences[k]
@@ -497,11 +566,16 @@ class ArticleSpeakers:
             to = frame.children(verb, {"prep"})
             objs = [o for p in to for o in frame.children(p, {"pobj"})]
             return objs[0] if objs else None
+        agent = [o for a in frame.children(verb, {"agent"}) for o in frame.children(a, {"pobj"})]
+        if agent:  # "Rubio was asked by moderator Gerard Baker whether …": the one who asks
+            return agent[0]
         subs = [c for c in frame.children(verb, _SUBJECT_DEPS) if c.quote_start is None and not self.in_quote(c.start)]
         if subs:
             sub = min(subs, key=lambda c: abs(c.i - verb.i))
+            if sub.dep == "nsubjpass" and verb.lower in lexicon.ADDRESSEE_VERBS:
+                return None  # "Trump was asked, “…”": the one asked or told is not the speaker
             if sub.lower in lexicon.RELATIVE_PRONOUNS and verb.dep == "relcl" and frame.head(verb) is not None:
-                return frame.head(verb)
+                return self._issuer(frame, frame.head(verb), depth)
             return sub
         quoted_subject = frame.children(verb, _SUBJECT_DEPS)
         for ph in quoted_subject:  # the parser took the quotation for the subject: “…,” the leader said
@@ -513,19 +587,64 @@ class ArticleSpeakers:
         if head is None or depth >= 3:
             return None
         if verb.dep in _CLIMB_DEPS:
-            return self._subject_of(frame, head, depth + 1)
+            above = self._speech_ancestor(frame, head)
+            return self._subject_of(frame, above if above is not None else head, depth + 1)
         if verb.dep in ("relcl", "acl"):
-            return head
+            return self._issuer(frame, head, depth)
         if verb.dep in ("pcomp", "pobj") and frame.head(head) is not None:  # "after saying"
             return self._subject_of(frame, frame.head(head), depth + 1)
         return None
+
+    def _name_right_before(self, frame: Frame, verb: Tok) -> Tok | None:
+        """A cue the parse left without a subject ("…, former president Bill Clinton said his wife
+        …", the name hung on an earlier noun as an appositive): a person or organisation named
+        right before the verb, or before it and an appositive ("X, 49, said"), is its subject."""
+        if verb.dep not in ("ROOT", "ccomp", "conj", "parataxis") or verb.lower == "according":
+            return None
+        line_start = self.text.rfind("\n", 0, verb.start) + 1
+        for m in reversed(self.mentions_between(max(line_start, verb.start - 80), verb.start)):
+            gap = self.text[m.end : verb.start]
+            if m.actor_type in ("person", "organisation") and re.fullmatch(r"\s*(?:,[^,“”\"]{1,40},\s*)?", gap):
+                return next((t for t in frame.toks if m.start <= t.start < m.end and t.end == m.end), None)
+            break
+        return None
+
+    def _speech_ancestor(self, frame: Frame, t: Tok) -> Tok | None:
+        """The speech verb that ``t`` is, or the nearest one above it: "Trump argued that a database
+        would keep …, saying …" — the participle goes with the one who argues, not with the
+        database whose clause the parser hung it on."""
+        for _ in range(5):
+            if self._is_cue(t, frame):
+                return t
+            h = frame.head(t)
+            if h is None:
+                return None
+            t = h
+        return None
+
+    def _issuer(self, frame: Frame, noun: Tok, depth: int) -> Tok:
+        """Who put out the thing a cue describes: "Trump issued a statement saying …" is Trump's
+        statement, "He released a letter … that says" his; a person ("a reporter asking") or a
+        name stays the speaker, and so does a document that is the clause subject ("the letter says")."""
+        verb = frame.head(noun)
+        if (
+            noun.dep != "dobj"
+            or verb is None
+            or not noun.word[:1].islower()
+            or noun.lower in lexicon.UNNAMED_VOICE_NOUNS | lexicon.PERSON_ROLE_NOUNS
+            or self.mention_at(noun.start, noun.end) is not None
+            or depth >= 3
+        ):
+            return noun
+        sub = self._subject_of(frame, verb, depth + 1)
+        return sub if sub is not None else noun
 
     def _speaker_of_cue(self, frame: Frame, verb: Tok, first: _Segment) -> Attribution | None:
         """Speaker, span and kind for one cue verb, or None when it has no usable subject."""
         sub = self._subject_of(frame, verb)
         kind_name = "according_to" if verb.lower == "according" else None
         inverted = verb.start > first.q["open_start"]  # "“…,” said X": the subject may follow the verb
-        if sub is None and inverted and verb.lower not in lexicon.ADDRESSEE_VERBS | lexicon.NAMING_VERBS:
+        if sub is None and inverted and verb.lower not in lexicon.NAMING_VERBS:
             # "…,” said economy minister Heizo Takenaka / said the 46-year-old", parsed without a
             # subject: the name, pronoun or noun phrase right after the verb
             for t in frame.toks[verb.i + 1 : verb.i + 6]:
@@ -537,6 +656,8 @@ class ArticleSpeakers:
                 if t.head == verb.i and t.dep in ("dobj", "attr", "npadvmod", "dep", "oprd", "appos"):
                     sub = t
                     break
+        if sub is None and not inverted:
+            sub = self._name_right_before(frame, verb)
         if sub is None:
             return None
         res = self._speaker_of_np(frame, sub, after=sub.start > verb.start)
@@ -587,7 +708,7 @@ class ArticleSpeakers:
         ref = self.resolve_role(w, mods, head.start)
         if ref is None and left.lower in ("a", "an"):
             ref = self._introduced_next(head.start)
-        return Attribution(ref, span, "role_noun", role=self.text[span[0] : span[1]])
+        return Attribution(ref, span, "role_noun", role=self.text[span[0] : span[1]], thing=ref is None and _thing(w))
 
     def _introduced_next(self, pos: int) -> Mention | None:
         """A news lead's "…, a leading industry figure has said. ⏎ Tim Renner, …, told …": an
@@ -644,6 +765,8 @@ class ArticleSpeakers:
         if colon:
             pos = self.sentences[k][0] + colon.end(1)
             m = next((x for x in reversed(self.mentions) if pos - 3 <= x.end <= pos), None)
+            if m is None and first.words >= 3:
+                m = self._clause_subject(self.sentences[k][0], pos)
             if m is not None:
                 return Attribution(m, (m.start, m.end), "colon")
         sig = _SIGNATURE.match(self.text[last.q["end"] + 1 : last.q["end"] + 80])
@@ -659,6 +782,39 @@ class ArticleSpeakers:
             m = next((x for x in self.mentions if x.actor_type == "person" and x.actor.split()[-1] == who.split()[-1]),
                      None) or Mention(first.q["start"], first.q["start"] + len(who), who, "person", False)  # fmt: skip
             return Attribution(m, (first.q["start"], first.q["start"] + len(head.group("who"))), "colon")
+        return None
+
+    def _name_and_verb_after(self, last: _Segment) -> Attribution | None:
+        """ "“…,” Trump shot back." / "“…?” Hannity pressed.": a quotation that breaks off with a
+        comma, question or exclamation mark, then a name or he/she and one verb ending the
+        clause, is that person's, whatever the verb (no parse: the sentence has no listed one)."""
+        q = last.q
+        if not q["closed"] or self.text[q["end"] - 1 : q["end"]] not in (",", "?", "!"):
+            return None
+        after = _AFTER_QUOTE.match(self.text, q["end"] + 1)
+        if after is None or after.group("verb").lower() in _FUNCTION | _stop_words():
+            return None
+        s, e = after.span("who")
+        if after.group("who").lower() in ("he", "she"):
+            ref = self.resolve_pronoun(after.group("who"), s, exclude=self._quoted_actors)
+            return Attribution(ref, (s, e), "pronoun") if ref is not None else None
+        m = self.mention_at(s, e)
+        if m is None or m.start != s or m.end != e or m.actor_type not in ("person", "organisation"):
+            return None
+        return Attribution(m, (m.start, m.end), "name_cue", role=self._role_before(m))
+
+    def _clause_subject(self, lo: int, hi: int) -> Mention | None:
+        """The person (else organisation) a clause ending in a colon is about: the name in subject
+        position nearest the colon ("When asked …, Owen said:"), else a resolved he/she."""
+        named = [m for m in self.mentions_between(lo, hi) if self._subject_like(m.start, m.end)]
+        for kind in ("person", "organisation"):
+            of_kind = [m for m in named if m.actor_type == kind]
+            if of_kind:
+                return of_kind[-1]
+        for actor in self._referents_between(lo, hi):  # "He continued:"
+            m = next((x for x in reversed(self.mentions) if x.actor == actor and x.start < hi), None)
+            if m is not None and m.actor_type == "person":
+                return m
         return None
 
     def _name_as_written(self, name: str, start: int) -> Mention | None:
@@ -711,7 +867,9 @@ class ArticleSpeakers:
         if self._opens_sentence(first) and k > 0:
             ps, pe, ppara = self.sentences[k - 1]
             prev_text = self.text[ps:pe]
-            if ppara == para or prev_text.rstrip().endswith(":"):
+            # the sentence before in the paragraph, one ending in a colon, or the last sentence of
+            # the paragraph before when this one opens with the quotation ("Carter said that … ⏎ “…”")
+            if ppara == para or prev_text.rstrip().endswith(":") or self._opens_paragraph(first):
                 frame = next((f for f in self.frames if f.toks and ps <= f.toks[0].start < pe), None)
                 cues = [t for t in (frame.toks if frame else []) if self._is_cue(t, frame) and ps <= t.start < pe
                         and t.lower in lexicon.STRONG_SPEECH_VERBS]  # fmt: skip
@@ -720,6 +878,12 @@ class ArticleSpeakers:
                     if res is not None and res.speaker is not None:
                         res.kind = "continuation"
                         return res
+                if prev_text.rstrip().endswith(":") and first.words >= 3:
+                    # "Cruz continued: ⏎ “…”", "Trump leaned in and boomed: “…”": whatever the verb,
+                    # a clause that ends in a colon before a quotation introduces its subject's words
+                    m = self._clause_subject(ps, pe)
+                    if m is not None:
+                        return Attribution(m, (m.start, m.end), "colon")
         prev = self._previous_speaker(first, same_paragraph=True)
         if prev is not None:
             return prev
@@ -742,16 +906,40 @@ class ArticleSpeakers:
             same = seg.q["paragraph_id"] == first.q["paragraph_id"]
             if same_paragraph and not same:
                 return None
-            if res is not None and res.speaker is not None:
+            if res is not None and res.span is not None:
+                # a named speaker, or an unnamed one ("the spokesman said. “…”", "the letter says"):
+                # the next quotation goes on with the same source, described the same way
                 if not same_paragraph and self._person_between(seg.q["end"], first.q["open_start"], res.speaker):
                     return None  # somebody else came up since: the quotation is not obviously theirs
-                return Attribution(res.speaker, res.span, "continuation", cited_outlet=res.cited_outlet)
+                return Attribution(res.speaker, res.span, "continuation", cited_outlet=res.cited_outlet, role=res.role)
             if not same_paragraph:
                 return None
         return None
 
-    def _person_between(self, lo: int, hi: int, speaker: Mention) -> bool:
-        return any(m.actor_type == "person" and m.actor != speaker.actor for m in self.mentions_between(lo, hi))
+    def _person_between(self, lo: int, hi: int, speaker: Mention | None) -> bool:
+        """A person other than ``speaker`` is named, as a clause subject, between two quotations
+        (a possessive or a name after a preposition does not take the floor: "Clinton’s aide X")."""
+        return any(
+            m.actor_type == "person"
+            and (speaker is None or m.actor != speaker.actor)
+            and self._subject_like(m.start, m.end)
+            for m in self.mentions_between(lo, hi)
+        )
+
+
+_PERSON_SUFFIX = re.compile(r"(?:man|men|woman|women|person|people|ist|ists|or|ors|er|ers|ant|ants|ent|ents|ian|ians)$")
+
+
+def _thing(noun: str) -> bool:
+    """A head noun that names no one who speaks: not a person or voice noun of the lexicon, not a
+    body or document that speaks for one, and without the endings of nouns for people
+    ("congressman", "lawmaker", "economist", "resident", "historian")."""
+    return (
+        noun.isalpha()
+        and noun not in lexicon.UNNAMED_VOICE_NOUNS | lexicon.PERSON_ROLE_NOUNS | lexicon.ORG_VOICE_NOUNS
+        and noun not in lexicon.SUBJECT_PRONOUNS | lexicon.MALE_HONORIFICS | lexicon.FEMALE_HONORIFICS
+        and not _PERSON_SUFFIX.search(noun)
+    )
 
 
 def is_named_thing(text: str, q: dict) -> bool:

@@ -159,7 +159,8 @@ def test_pronoun_prefers_the_subject_and_outer_speaker_wins(run_texts):
     confused = q.filter(pl.col("quote_text").str.starts_with("confused"))
     # the verb the words depend on ("recalls"), whose subject is the same woman
     assert confused["speaker"].to_list() == ["Mary Smith"] and confused["cue"].to_list() == ["recalls"]
-    assert text[confused["speaker_start"][0] : confused["speaker_end"][0]] == "she"
+    # the words that attribute it are the outer report's subject, the same woman ("She said she recalls")
+    assert text[confused["speaker_start"][0] : confused["speaker_end"][0]] == "She"
 
 
 def test_described_subjects_and_more_cues(run_texts):

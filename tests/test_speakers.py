@@ -130,3 +130,140 @@ def test_a_title_parsed_as_the_subject_gives_the_name_after_it_and_rules_are_no_
     )
     assert {s for _, s in _speakers(r)} == {"Jeff Merkley"}  # not "Sen"
     assert not {"Sen", "_", "___"} & set(r.entity_mentions["actor"])  # the wire's section rule is no organisation
+
+
+def _rows(result) -> list[dict]:
+    return result.quotes.sort("start").to_dicts()
+
+
+def test_an_unnamed_source_goes_on_speaking_in_the_next_quotation_of_the_paragraph(run_texts):
+    text = (
+        "Downing Street\nThe prime minister's spokesman was asked about the row.\n"
+        "“The PM has made his views on the comments very clear,” the spokesman said. "
+        "“He stands by his comments and will not say more.”"
+    )
+    first, second = _rows(run_texts(text))
+    assert first["speaker"] is None and first["speaker_role"] == "the spokesman"
+    assert second["speaker"] is None and second["attribution"] == "continuation"
+    assert (second["speaker_start"], second["speaker_end"]) == (first["speaker_start"], first["speaker_end"])
+
+
+def test_a_clause_ending_in_a_colon_introduces_its_subjects_words_whatever_the_verb(run_texts):
+    text = (
+        "Convention\nDonald Trump spoke for an hour on the last night of the convention.\n"
+        "Trump gestured as if to stop the noise, then leaned in and boomed: “Let’s defeat her in November.”\n"
+        "Senator Ted Cruz attacked the moderators.\nCruz continued:\n"
+        "“You look at the questions, and not one of them is about the issues people care about.”"
+    )
+    q = dict(_speakers(run_texts(text)))
+    assert q["Let’s defeat her in November."] == "Donald Trump"
+    assert q["You look at the questions, and not one of them is about the issues people care about."] == "Ted Cruz"
+
+
+def test_a_participle_speaks_for_the_speech_verb_above_it_not_the_clause_it_hangs_on(run_texts):
+    text = (
+        "Database\nDonald Trump was in Iowa on Friday.\n"
+        "Trump argued that a database would keep people from coming into the country illegally, "
+        "saying it is “all about management.”"
+    )
+    assert dict(_speakers(run_texts(text)))["all about management."] == "Donald Trump"
+
+
+def test_a_statement_someone_issues_is_their_words(run_texts):
+    text = (
+        "Scalia\nDonald Trump was campaigning in South Carolina.\n"
+        "On Saturday, Trump issued a statement saying that Scalia was “a remarkable person and a brilliant "
+        "Supreme Court justice, one of the best of all time.”"
+    )
+    q = dict(_speakers(run_texts(text)))
+    quote = "a remarkable person and a brilliant Supreme Court justice, one of the best of all time."
+    assert q[quote] == "Donald Trump"
+
+
+def test_the_one_asked_is_not_the_speaker_the_one_asking_is(run_texts):
+    text = (
+        "Debate\nMarco Rubio was asked by moderator Gerard Baker whether his plan would risk "
+        "“adding another expensive entitlement program to an already overburdened budget.”"
+    )
+    q = dict(_speakers(run_texts(text)))
+    assert q["adding another expensive entitlement program to an already overburdened budget."] == "Gerard Baker"
+
+
+def test_the_outer_report_of_the_same_speaker_is_the_attribution_as_written(run_texts):
+    text = (
+        "Nevada\nBernie Sanders congratulated Hillary Clinton on her victory.\n"
+        "He says he believes his campaign has “the wind at our backs” heading into Super Tuesday."
+    )
+    row = next(r for r in _rows(run_texts(text)) if r["quote_text"].startswith("the wind"))
+    he = text.index("He says")
+    assert row["speaker"] == "Bernie Sanders" and (row["speaker_start"], row["speaker_end"]) == (he, he + 2)
+
+
+def test_a_name_and_any_verb_after_a_broken_off_quotation_is_the_speaker(run_texts):
+    text = (
+        "Debate\nJeb Bush attacked Donald Trump over his casinos.\n"
+        "“Jeb wants to be a tough guy tonight,” Trump shot back. “Let me talk.”"
+    )
+    q = dict(_speakers(run_texts(text)))
+    assert q["Jeb wants to be a tough guy tonight,"] == "Donald Trump"
+
+
+def test_a_quotation_opening_a_paragraph_is_the_last_reported_speakers(run_texts):
+    text = (
+        "Asia\nMalaysia's defence minister spoke first.\n"
+        "John Kerry said that critics had long predicted a US withdrawal from the region.\n"
+        "“That is because this region remains the most consequential for America’s own security and prosperity.”"
+    )
+    q = dict(_speakers(run_texts(text)))
+    quote = "That is because this region remains the most consequential for America’s own security and prosperity."
+    assert q[quote] == "John Kerry"
+
+
+def test_a_long_quotation_after_of_is_still_speech(run_texts):
+    text = (
+        "Values\nTed Cruz was campaigning in New York.\n"
+        "Cruz said the people of upstate New York “have been suffering under the misguided policies of liberal "
+        "politicians for a long, long time.”"
+    )
+    q = dict(_speakers(run_texts(text)))
+    assert q["have been suffering under the misguided policies of liberal politicians for a long, long time."] == (
+        "Ted Cruz"
+    )
+
+
+def test_a_name_right_before_the_verb_is_its_subject_when_the_parse_lost_it(run_texts):
+    text = (
+        "Campaign\nTuesday in New York City, while on the campaign trail for his wife Hillary Clinton, former "
+        "president Bill Clinton said his wife was uniquely qualified to be president because “the world’s in "
+        "tough shape.”"
+    )
+    assert dict(_speakers(run_texts(text)))["the world’s in tough shape."] == "Bill Clinton"
+
+
+def test_a_thing_said_to_speak_defers_to_the_speaker_above_it(run_texts):
+    text = (
+        "Charlotte\nIn an interview on Sunday, House Speaker Paul Ryan said the recent spate of police shootings "
+        "and protests demands that all Americans engage in “more listening and more learning.”"
+    )
+    assert dict(_speakers(run_texts(text)))["more listening and more learning."] == "Paul Ryan"
+
+
+def test_he_inside_a_report_is_the_reporter_as_written(run_texts):
+    text = (
+        "Iowa\nMarco Rubio, the Florida senator, campaigned with Joni Ernst on Monday.\n"
+        "The Florida senator told reporters he feels good about his campaign in Iowa, and “we'll see what it "
+        "translates to a week from tonight.”"
+    )
+    row = next(r for r in _rows(run_texts(text)) if r["quote_text"].startswith("we'll see"))
+    assert row["speaker"] == "Marco Rubio"
+    assert text[row["speaker_start"] : row["speaker_end"]] == "The Florida senator"
+
+
+def test_he_inside_an_unnamed_sources_report_is_that_source(run_texts):
+    text = (
+        "Party\nBernie Sanders has run all his past campaigns as an independent.\n"
+        "On Wednesday, a campaign aide said he expects the senator to be a member of the party “for life and "
+        "beyond this campaign.”"
+    )
+    row = next(r for r in _rows(run_texts(text)) if r["quote_text"].startswith("for life"))
+    assert text[row["speaker_start"] : row["speaker_end"]] == "a campaign aide" and row["speaker"] is None
