@@ -115,7 +115,10 @@ def run_dag(settings: Settings, *, logical_date: datetime | None = None, quiet: 
     interval replaces the earlier Airflow run and reuses its run folder.
     """
     _prepare(settings, quiet=quiet, retry_delay_seconds=retry_delay_seconds)
+    from pipeline import execution_api
     from pipeline.runlock import OWNER_ENV
+
+    execution_api.install()  # dag.test's in-process API: the SDK's API version only (5-7 s less per run)
 
     os.environ[OWNER_ENV] = str(os.getpid())  # dag.test runs every task here: this process holds the run lock
     dag = load_dag(settings.project_dir / "dags" / "newsdesk_nightly.py")
