@@ -31,3 +31,16 @@ def test_survivors_are_frozen_and_later_cycles_are_still_collected() -> None:
         assert gone() is None
     finally:
         gc.unfreeze()
+
+
+def test_a_one_process_run_freezes_the_imported_heap_and_collects_young_objects_less_often() -> None:
+    from pipeline.runs import GC_YOUNG_THRESHOLD, tune_gc_for_one_process_run
+
+    before = gc.get_threshold()
+    try:
+        tune_gc_for_one_process_run()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *before[1:])
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
