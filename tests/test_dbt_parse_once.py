@@ -53,3 +53,15 @@ def test_build_and_freshness_reuse_one_parse(tmp_path: Path, parses: list[int]) 
     tests = (work / "target" / "compiled").rglob("*not_null_newsdesk_entity_mentions*")
     compiled = "\n".join(p.read_text() for p in tests)
     assert "batch_id = 'b1'" in compiled
+
+
+def test_behavior_flags_name_the_module_that_made_them_as_dbt_common_does() -> None:
+    """The cheap frame walk (pipeline.dbt) names the module that created the flags, as dbt-common's
+    inspect.stack() walk does (the first frame outside dbt_common.behavior_flags)."""
+    from dbt_common.behavior_flags import Behavior
+
+    from pipeline.dbt import _install_behavior_flag_source
+
+    _install_behavior_flag_source()
+    flags = Behavior([{"name": "some_flag", "default": False, "description": "d"}], {})
+    assert flags.some_flag._behavior_change_event.flag_source == __name__
