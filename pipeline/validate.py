@@ -138,7 +138,7 @@ def gx_context(gx_project_dir: Path, results_dir: Path) -> Any:
     the committed project is never written at run time. The pipeline points it at
     ``<state>/gx``: results are kept across runs (pruned to the last ``KEEP_RUNS`` batches)
     and every checkpoint's ``UpdateDataDocsAction`` adds its result to the Data Docs site
-    ``<state>/gx/data_docs/index.html``.
+    ``<state>/gx/data_docs/index.html`` (one build per stage: :func:`deferred_data_docs`).
     """
     global _CONTEXT, _CONTEXT_KEY
     key = (str(gx_project_dir), str(results_dir))
