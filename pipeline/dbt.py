@@ -3,6 +3,10 @@
 ``dbtRunner`` avoids needing ``dbt`` on PATH and keeps one Python process per task. dbt's
 ``target/`` and ``logs/`` go to the run folder (the repository stays read-only at run time)
 and anonymous usage statistics are off: nothing leaves the machine.
+
+Parsing the project costs seconds (macros, 40+ tests, contracts); a stage that invokes dbt
+more than once (``build``, then ``source freshness``) parses once (``parse_project``) and
+hands the manifest to every later invocation (``run_dbt(..., manifest=...)``).
 """
 
 from __future__ import annotations
@@ -48,6 +52,32 @@ def _release_duckdb() -> None:
         env.close()
 
 
+def _behavior_flag_source() -> str:
+    """The module that created a dbt behavior flag: what dbt-common's ``_default_source`` finds, cheaply.
+
+    dbt-common asks ``inspect.stack()`` for it, once per behavior flag of the adapter and
+    invocation, even when the flag names its source: that reads the source line of every
+    frame on the stack, and under Airflow's task runner the stack is deep (0.7-1.7 s per
+    dbt invocation in the profile of a one-article night). The first frame outside
+    dbt-common's module answers the same, from the frame's globals.
+    """
+    import sys
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_globals.get("__name__")
+        if name and name != "dbt_common.behavior_flags":
+            return name
+        frame = frame.f_back
+    return "Unknown"
+
+
+def _install_behavior_flag_source() -> None:
+    from dbt_common import behavior_flags
+
+    behavior_flags.BehaviorFlagRendered._default_source = staticmethod(_behavior_flag_source)
+
+
 def _progress_callback(prefix: str) -> Callable[[Any], None]:
     """A dbtRunner callback logging nodes done out of the total, models built, and time left.
 
@@ -80,20 +110,25 @@ class DbtResult:
     passed: int = 0
     failures: list[dict[str, Any]] = field(default_factory=list)
     nodes: list[dict[str, Any]] = field(default_factory=list)
+    manifest: Any = None  # the parsed project (``dbt parse``), reusable by later invocations
 
 
 def run_dbt(
     command: list[str], *, project_dir: Path, database: Path | Lake, work_dir: Path, quiet: bool = True,
     target: str | None = None, check: bool = True, progress: str | None = None, lake_version: int | None = None,
+    manifest: Any = None,
 ) -> DbtResult:
     """Invoke ``dbt <command>`` on ``database``; raise :class:`DbtFailed` on any failure.
 
     ``check=False`` returns failing nodes in ``result.failures`` instead of raising (for
     reports such as source freshness, which must not stop a run). A DuckLake ``database``
     selects the profile's ``lake`` target (dbt-duckdb attaches it), or ``lake_published``
-    pinned to ``lake_version``.
+    pinned to ``lake_version``. ``manifest`` (from :func:`parse_project` with the same
+    database, target and ``--vars``) skips dbt's parse.
     """
     from dbt.cli.main import dbtRunner  # heavy import, only in the task that needs it
+
+    _install_behavior_flag_source()
 
     names = [*DBT_ENV, "NEWSDESK_DBT_DATABASE", "NEWSDESK_DBT_LAKE", "NEWSDESK_LAKE_DATA", "NEWSDESK_DBT_LAKE_VERSION"]
     env_before = {k: os.environ.get(k) for k in names}
@@ -116,7 +151,7 @@ def run_dbt(
     if quiet:
         args = ["--quiet", *args]
     try:
-        res = dbtRunner(callbacks=[_progress_callback(progress)] if progress else None).invoke(args)
+        res = dbtRunner(manifest=manifest, callbacks=[_progress_callback(progress)] if progress else None).invoke(args)
     finally:
         _release_duckdb()
         for k, v in env_before.items():
@@ -127,6 +162,8 @@ def run_dbt(
     result = DbtResult(command=" ".join(command))
     if res.exception is not None:
         raise DbtFailed(result.command, [{"name": "dbt", "status": "error", "message": str(res.exception)}])
+    if command[:1] == ["parse"]:
+        result.manifest = res.result
     for r in getattr(res.result, "results", None) or []:
         status = str(getattr(r.status, "value", r.status))
         node = {
@@ -149,3 +186,17 @@ def run_dbt(
     if result.failures and check:
         raise DbtFailed(result.command, result.failures)
     return result
+
+
+def parse_project(*, project_dir: Path, database: Path | Lake, work_dir: Path, dbt_vars: dict[str, Any] | None = None,
+                  target: str | None = None) -> Any:
+    """``dbt parse`` once, for every later :func:`run_dbt` of the same stage (``manifest=``).
+
+    Pass the same ``dbt_vars`` to the invocations that use the manifest: configs in the
+    project's YAML (e.g. the tests' ``where``) are rendered with them at parse time.
+    """
+    import json
+
+    extra = ["--vars", json.dumps(dbt_vars)] if dbt_vars else []
+    return run_dbt(["parse", *extra], project_dir=project_dir, database=database, work_dir=work_dir,
+                   target=target).manifest

@@ -229,12 +229,40 @@ def release_memory() -> None:
     Under ``dag.test`` the next stage runs in the same process; without this, the pages a
     finished stage freed stay resident and add to every later stage's peak. pandas frames
     for GX are built through pyarrow, whose own allocator keeps what it freed.
+
+    What survives the collection is then frozen (``gc.freeze``): the libraries Airflow, dbt,
+    GX and spaCy leave in the process are millions of objects, and a full collection walked
+    all of them after every stage (0.5–1 s each, ~7 s a night). Later collections walk only
+    what was made since; garbage is still freed as it was (by reference counting, and by
+    collection for cycles made after the freeze).
     """
     gc.collect()
+    gc.freeze()
     with suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     if "pyarrow" in sys.modules:
         sys.modules["pyarrow"].default_memory_pool().release_unused()
+
+
+# Objects allocated (net) between two youngest-generation collections when a whole run shares
+# one process (CPython's default: 700).
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def tune_gc_for_one_process_run() -> None:
+    """Before ``dag.test`` runs every task here: freeze the heap imported so far, collect less often.
+
+    Measured on a one-article night (gc callbacks, machine under load): the collector took
+    9.0 s of ~72 s, 6.5 s of it in 27 full collections, each walking every object of Airflow,
+    then of dbt, GX and spaCy as they were imported. Freezing what Airflow and the DAG file
+    left (none of it is garbage the run could free): 6.5 s; with a young-generation threshold
+    of 10,000 instead of 700 (each import creates tens of thousands of objects that live on):
+    4.3 s. Garbage is still freed: by reference counting at once, and cycles by the
+    collector, a little later than before (a few MB at most).
+    """
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
 def stage_memory() -> dict[str, float | None]:

@@ -26,7 +26,7 @@ import polars as pl
 
 from pipeline import dedup, diskspace, quarantine, runlock, schemas, warehouse
 from pipeline.config import Settings
-from pipeline.dbt import DbtFailed, run_dbt
+from pipeline.dbt import DbtFailed, parse_project, run_dbt
 from pipeline.ingest import Rejection, ingest_sources, quarantine_frame
 from pipeline.progress import Progress
 from pipeline.runs import (
@@ -585,9 +585,13 @@ def dbt_build(manifest_path: str) -> str:
             # batch_id: tests over the append-only detail tables check this batch's rows only
             # NEWSDESK_DBT_FULL_REFRESH=1: rebuild the incremental tables (on_schema_change is fail)
             full = ["--full-refresh"] if os.environ.get("NEWSDESK_DBT_FULL_REFRESH", "0") == "1" else []
-            result = run_dbt(["build", *full, "--vars", json.dumps({"batch_id": m.batch_id})],
+            dbt_vars = {"batch_id": m.batch_id}
+            # parsed once for the build and the freshness report (a parse is seconds of every night)
+            dbt_manifest = parse_project(project_dir=cfg.dbt_project_dir, database=m.work_db,
+                                         work_dir=m.run_dir / "dbt", dbt_vars=dbt_vars)
+            result = run_dbt(["build", *full, "--vars", json.dumps(dbt_vars)],
                              project_dir=cfg.dbt_project_dir, database=m.work_db, work_dir=m.run_dir / "dbt",
-                             progress=f"[{m.batch_id}] dbt build")
+                             progress=f"[{m.batch_id}] dbt build", manifest=dbt_manifest)
         except DbtFailed as exc:
             rec.detail["failures"] = exc.failures
             failed_tests = [f for f in exc.failures if f.get("resource_type") == "test"]
@@ -601,18 +605,18 @@ def dbt_build(manifest_path: str) -> str:
         unit_tests = sum(1 for n in result.nodes if n["resource_type"] == "unit_test")
         rec.count(models=models, tests=tests, unit_tests=unit_tests, passed=result.passed)
         rec.detail["slowest"] = sorted(result.nodes, key=lambda n: -n["seconds"])[:5]
-        rec.detail["freshness"] = source_freshness(m)
+        rec.detail["freshness"] = source_freshness(m, dbt_manifest)
     return manifest_path
 
 
-def source_freshness(m: Manifest) -> list[dict[str, Any]]:
+def source_freshness(m: Manifest, manifest: Any = None) -> list[dict[str, Any]]:
     """``dbt source freshness`` on the work database, reported and never blocking.
 
     Stale sources mean no new news came in, not that this batch is wrong: the result goes
     to run_log (and the dashboard's health panel) instead of failing the run.
     """
     result = run_dbt(["source", "freshness"], project_dir=m.cfg.dbt_project_dir, database=m.work_db,
-                     work_dir=m.run_dir / "dbt", check=False)
+                     work_dir=m.run_dir / "dbt", check=False, manifest=manifest)
     keys = ("name", "status", "max_loaded_at", "age_hours", "message")
     return [{k: n.get(k) for k in keys} for n in result.nodes]
 

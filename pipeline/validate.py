@@ -23,6 +23,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,7 +138,7 @@ def gx_context(gx_project_dir: Path, results_dir: Path) -> Any:
     the committed project is never written at run time. The pipeline points it at
     ``<state>/gx``: results are kept across runs (pruned to the last ``KEEP_RUNS`` batches)
     and every checkpoint's ``UpdateDataDocsAction`` adds its result to the Data Docs site
-    ``<state>/gx/data_docs/index.html``.
+    ``<state>/gx/data_docs/index.html`` (one build per stage: :func:`deferred_data_docs`).
     """
     global _CONTEXT, _CONTEXT_KEY
     key = (str(gx_project_dir), str(results_dir))
@@ -161,32 +162,70 @@ def run_suites(
 
     A suite passes when every expectation of severity other than ``warning`` passes.
     """
-    from great_expectations.core.run_identifier import RunIdentifier
-
     ctx = gx_context(gx_project_dir, results_dir)
     expected = set(STAGE_SUITES[stage])
     if set(frames) != expected:
         raise ValueError(f"stage {stage!r} validates {sorted(expected)}, got frames {sorted(frames)}")
     report = StageReport(stage=stage)
-    for suite_name in STAGE_SUITES[stage]:
-        checkpoint = ctx.checkpoints.get(suite_name)
-        columns = _suite_columns(ctx.suites.get(suite_name))
-        frame = frames[suite_name]
-        success, expectations = True, None
-        for i, chunk in enumerate([frame] if isinstance(frame, pl.DataFrame) else frame):
-            result = checkpoint.run(
-                batch_parameters={"dataframe": chunk.select(c for c in chunk.columns if c in columns).to_pandas()
-                                  if columns else chunk.to_pandas()},
-                expectation_parameters={"drift_min": -drift_tolerance(), "drift_max": drift_tolerance()},
-                run_id=RunIdentifier(run_name=run_name if i == 0 else f"{run_name}-part{i}"),
-            )
-            found = [_expectation(suite_name, r) for vr in result.run_results.values() for r in vr.results]
-            success = success and all(e["success"] or e["severity"] == WARNING for e in found)
-            expectations = found if expectations is None else [_merge(a, b) for a, b in zip(expectations, found,
-                                                                                              strict=True)]
-        report.suites[suite_name] = {"success": success, "rows": frame.height, "expectations": expectations or []}
-        report.success = report.success and success
+    with deferred_data_docs(ctx):
+        for suite_name in STAGE_SUITES[stage]:
+            _run_suite(ctx, suite_name, frames[suite_name], run_name, report)
     return report
+
+
+@contextmanager
+def deferred_data_docs(ctx: Any) -> Iterator[None]:
+    """Within the block, the checkpoints' ``UpdateDataDocsAction`` builds run once, at its end.
+
+    Each checkpoint run's action rebuilds the Data Docs site, index included (the index
+    reads every stored result): ~0.5 s per checkpoint run, i.e. per chunk, a dozen times a
+    night at least. Here the context's ``build_data_docs`` only notes what each action asks
+    to render, and the block's end renders all of it in one call: the same pages, one index
+    build per stage, also when a suite raised. The checkpoints themselves stay as saved
+    (GX refuses to run a checkpoint that differs from its stored configuration).
+    """
+    build = ctx.build_data_docs
+    wanted: dict[tuple[str, ...], list[Any]] = {}
+
+    def note(site_names: list[str] | None = None, resource_identifiers: list | None = None, dry_run: bool = False,
+             build_index: bool = True) -> dict[str, str]:
+        if dry_run:
+            return build(site_names=site_names, resource_identifiers=resource_identifiers, dry_run=True,
+                         build_index=build_index)
+        ids = wanted.setdefault(tuple(site_names or ()), [])
+        ids += [r for r in resource_identifiers or [] if r not in ids]
+        return {}
+
+    ctx.build_data_docs = note
+    try:
+        yield
+    finally:
+        del ctx.build_data_docs  # the class's method again
+        for site_names, ids in wanted.items():
+            build(site_names=list(site_names) or None, resource_identifiers=ids or None, build_index=True)
+
+
+def _run_suite(ctx: Any, suite_name: str, frame: pl.DataFrame | Chunks | Slices, run_name: str,
+               report: StageReport) -> None:
+    """One suite over its frame, chunk by chunk; its merged result goes into ``report``."""
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    checkpoint = ctx.checkpoints.get(suite_name)
+    columns = _suite_columns(ctx.suites.get(suite_name))
+    success, expectations = True, None
+    for i, chunk in enumerate([frame] if isinstance(frame, pl.DataFrame) else frame):
+        result = checkpoint.run(
+            batch_parameters={"dataframe": chunk.select(c for c in chunk.columns if c in columns).to_pandas()
+                              if columns else chunk.to_pandas()},
+            expectation_parameters={"drift_min": -drift_tolerance(), "drift_max": drift_tolerance()},
+            run_id=RunIdentifier(run_name=run_name if i == 0 else f"{run_name}-part{i}"),
+        )
+        found = [_expectation(suite_name, r) for vr in result.run_results.values() for r in vr.results]
+        success = success and all(e["success"] or e["severity"] == WARNING for e in found)
+        expectations = found if expectations is None else [_merge(a, b) for a, b in zip(expectations, found,
+                                                                                          strict=True)]
+    report.suites[suite_name] = {"success": success, "rows": frame.height, "expectations": expectations or []}
+    report.success = report.success and success
 
 
 def _suite_columns(suite: Any) -> set[str] | None:

@@ -15,7 +15,7 @@ import pytest
 
 from pipeline import warehouse
 from pipeline.dbt import run_dbt
-from pipeline.validate import data_docs_index, mart_frames, prune_results, run_suites
+from pipeline.validate import data_docs_index, gx_context, mart_frames, prune_results, run_suites
 
 from .test_dbt_actor_resolution import build_warehouse
 
@@ -69,3 +69,29 @@ def test_drift_beyond_the_tolerance_warns_and_never_fails_the_stage(frames, tmp_
     # only the newest batches are kept
     assert prune_results(results, keep_batches=2, current="20261103T023000_cccccccc") == ["20261101T023000_aaaaaaaa"]
     assert not any(results.rglob("20261101T023000_aaaaaaaa-marts"))
+
+
+def test_data_docs_are_built_once_per_stage_with_a_page_for_every_result(frames, tmp_path: Path,
+                                                                           monkeypatch) -> None:
+    """The checkpoints' Data Docs action is deferred to one build at the stage's end (issue #17),
+    which renders every suite's result page and the index, as one build per checkpoint did."""
+    from great_expectations.data_context import AbstractDataContext
+
+    calls: list[int] = []
+    build = AbstractDataContext.build_data_docs
+
+    def counting(self, *args, **kwargs):
+        calls.append(len(kwargs.get("resource_identifiers") or []))
+        return build(self, *args, **kwargs)
+
+    monkeypatch.setattr(AbstractDataContext, "build_data_docs", counting)
+    results = tmp_path / "gx"
+    report = night(frames, results, "20261103T023000_cccccccc")
+    assert report.success
+    assert len(calls) == 1 and calls[0] >= 2 * 4, calls  # one build: 4 suites' results and suites
+    run = "20261103T023000_cccccccc-marts"
+    for suite in ("drift", "totals", "mentions_per_actor", "quote_counts_per_source"):
+        assert list((results / "data_docs" / "validations" / "marts" / suite / run).rglob("*.html")), suite
+    assert run in data_docs_index(results).read_text()
+    ctx = gx_context(REPO / "expectations", results)
+    assert "build_data_docs" not in vars(ctx)  # the context's own method again after the stage

@@ -108,6 +108,14 @@ def test_second_run_on_same_input_changes_nothing(env: Settings) -> None:
     # nothing new: the run stops after ingest (no NLP, no warehouse copy, no dbt) and says so
     assert json.loads((folder / "outcome.json").read_text())["status"] == "unchanged"
     assert sorted(p.stem for p in (folder / "stages").glob("*.json")) == ["ingest"]
+    # ... and Airflow still recorded the run (issue #17 made this night cheap, not invisible)
+    import sqlite3
+
+    with sqlite3.connect(env.airflow_home / "airflow.db") as db:
+        assert db.execute("SELECT state FROM dag_run WHERE run_id = ?", [result["run_id"]]).fetchall() == [("success",)]
+        states = dict(db.execute("SELECT task_id, state FROM task_instance WHERE run_id = ?", [result["run_id"]]))
+    assert states["ingest"] == states["anything_new"] == states["finalize"] == "success"
+    assert states["validate_raw"] == states["dbt_build"] == states["publish"] == "skipped"
 
 
 def test_broken_batch_is_quarantined_and_published_marts_survive(env: Settings, monkeypatch) -> None:
