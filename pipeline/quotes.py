@@ -192,17 +192,25 @@ def extract_quotes(
         .filter(pl.col("_w").is_in(_LOOKUP_WORDS)),
         ["start", "end", "_w"],
     )
-    frames_by: dict[str, list[list[speakers.Tok]]] = {}
-    for (art_id, _fid), part in parse.filter(pl.col("article_id").is_in(ids)).group_by(
-        "article_id", "frame_id", maintain_order=True
+    # one pass over the rows, grouped in Python (a group_by per frame was ~600 small frames per 200 articles)
+    frame_toks: dict[tuple[str, int], list[speakers.Tok]] = {}  # in order of first appearance
+    for art_id, fid, *tok in (
+        parse.filter(pl.col("article_id").is_in(ids))
+        .select("article_id", "frame_id", "i", "start", "end", "word", "dep", "head", "quote_start")
+        .iter_rows()
     ):
-        cols = part.select("i", "start", "end", "word", "dep", "head", "quote_start")
-        frames_by.setdefault(art_id, []).append([speakers.Tok(*row) for row in cols.iter_rows()])
+        frame_toks.setdefault((art_id, fid), []).append(speakers.Tok(*tok))
+    frames_by: dict[str, list[list[speakers.Tok]]] = {}
+    for (art_id, _fid), toks in frame_toks.items():
+        frames_by.setdefault(art_id, []).append(toks)
+    spans_by: dict[str, list[dict]] = {}
+    for span in spans.to_dicts():
+        spans_by.setdefault(span["article_id"], []).append(span)
     rows: list[dict] = []
-    for (art_id,), part in spans.group_by("article_id", maintain_order=True):
+    for art_id, part in spans_by.items():
         rows.extend(
             speakers.attribute_article(
-                texts[art_id], sents_by.get(art_id, []), ments_by.get(art_id, []), part.to_dicts(),
+                texts[art_id], sents_by.get(art_id, []), ments_by.get(art_id, []), part,
                 frames_by.get(art_id, []), words_by.get(art_id, []),
             )
         )  # fmt: skip
