@@ -267,3 +267,19 @@ def test_he_inside_an_unnamed_sources_report_is_that_source(run_texts):
     )
     row = next(r for r in _rows(run_texts(text)) if r["quote_text"].startswith("for life"))
     assert text[row["speaker_start"] : row["speaker_end"]] == "a campaign aide" and row["speaker"] is None
+
+
+def test_a_document_noun_is_not_the_programme_the_words_were_told_to(run_texts):
+    """"told the BBC's World Business Report" names where the words went; "the report warned" later
+    is the forecasters' report, not that programme (the object of "told" is never a speaker)."""
+    text = (
+        "Oil shock to slow growth\n"
+        "The OECD cut its growth forecasts for the world economy on Tuesday.\n"
+        "“The oil shock is not enormous by historical standards,” Vincent Koen, a senior economist with "
+        "the OECD, told the BBC's World Business Report. However, the report warned: “It remains to be "
+        "seen whether continental Europe will play a strong supportive role.”"
+    )
+    q = dict(_speakers(run_texts(text)))
+    assert q["The oil shock is not enormous by historical standards,"] == "Vincent Koen"
+    assert q["It remains to be seen whether continental Europe will play a strong supportive role."] != (
+        "World Business Report")
