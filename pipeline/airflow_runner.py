@@ -45,9 +45,16 @@ def airflow_env(settings: Settings, *, quiet: bool = True) -> dict[str, str]:
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
     }
-    # keep what the user set explicitly (e.g. a Postgres metadata DB, a public API host)
+    # keep what the user set explicitly (e.g. a Postgres metadata DB, a public API host), not
+    # what an earlier run in this process set (its state folder's SQLite file, see _prepare)
     keep = ("AIRFLOW__DATABASE", "AIRFLOW__API__HOST")
-    return {k: os.environ.get(k, v) if k.startswith(keep) else v for k, v in env.items()}
+    ours = os.environ.get(_OURS_ENV)
+    return {k: os.environ[k] if k.startswith(keep) and os.environ.get(k) not in (None, ours) else v
+            for k, v in env.items()}
+
+
+# The metadata DB URL this process last set for itself: not a user's choice to keep.
+_OURS_ENV = "NEWSDESK_AIRFLOW_DB_SET"
 
 
 # The DAG's 1-slot pool for the stages that write the warehouse (dags/newsdesk_nightly.py).
@@ -91,6 +98,8 @@ def _prepare(settings: Settings, *, quiet: bool, retry_delay_seconds: int = 5) -
     """Airflow reads its configuration at import: set the environment, migrate, configure the ORM."""
     env = airflow_env(settings, quiet=quiet)
     env["NEWSDESK_RETRY_DELAY_SECONDS"] = os.environ.get("NEWSDESK_RETRY_DELAY_SECONDS", str(retry_delay_seconds))
+    if env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"sqlite:///{settings.airflow_home / 'airflow.db'}":
+        env[_OURS_ENV] = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]  # ours: a later run here may pick its own
     os.environ.update(env)
     ensure_metadata_db(settings, env)
     if quiet:

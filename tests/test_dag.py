@@ -150,3 +150,20 @@ def test_dagbag_imports_and_serializes_every_dag(tmp_path, monkeypatch) -> None:
     assert set(out["dags"]) == {"newsdesk_nightly", "newsdesk_marts_export"}
     assert "publish" in out["dags"]["newsdesk_nightly"]["tasks"] and out["dags"]["newsdesk_nightly"]["deadline"]
     assert out["dags"]["newsdesk_marts_export"]["tasks"] == ["export_marts"]
+
+
+def test_a_second_run_in_one_process_uses_its_own_state_folders_metadata_db(tmp_path, monkeypatch) -> None:
+    """What a run set for itself is not a user's setting: the next run's state folder gets its own
+    SQLite metadata DB (a Postgres URL the user exported is kept)."""
+    from pipeline import airflow_runner
+    from pipeline.config import Settings
+
+    monkeypatch.delenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", raising=False)
+    monkeypatch.delenv(airflow_runner._OURS_ENV, raising=False)
+    first, second = (Settings.from_env(state_dir=tmp_path / n) for n in ("a", "b"))
+    env = airflow_runner.airflow_env(first)
+    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    monkeypatch.setenv(airflow_runner._OURS_ENV, env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])  # as _prepare does
+    assert airflow_runner.airflow_env(second)["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("b/airflow/airflow.db")
+    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "postgresql://u@127.0.0.1/af")
+    assert airflow_runner.airflow_env(second)["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == "postgresql://u@127.0.0.1/af"
