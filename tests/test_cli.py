@@ -17,7 +17,8 @@ from pipeline.progress import Progress
 REPO = Path(__file__).resolve().parents[1]
 INTERNAL = {"NEWSDESK_DBT_DATABASE", "NEWSDESK_GX_RESULTS", "NEWSDESK_FAULT_KILL_STAGE", "NEWSDESK_FAULT_STAGES",
             "NEWSDESK_VENV", "NEWSDESK_FAULT_FAIL_SUITE", "NEWSDESK_DBT_LAKE", "NEWSDESK_DBT_LAKE_VERSION",
-            "NEWSDESK_RUN_OWNER_PID", "NEWSDESK_WORKER_HOSTNAME"}  # set by newsdesk for its own children, or test hooks
+            "NEWSDESK_RUN_OWNER_PID", "NEWSDESK_WORKER_HOSTNAME",
+            "NEWSDESK_AIRFLOW_DB_SET"}  # set by newsdesk for its own children or itself, or test hooks
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
