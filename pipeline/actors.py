@@ -59,10 +59,12 @@ OUTLET_WORDS = {
 }  # fmt: skip
 
 # Reporting context that marks an ORG as a news outlet: "reported Reuters", "Reuters
-# reported", "told NBC News", "in an interview with CNN", "<outlet>’s reporting".
+# reported", "told NBC News", "in an interview with CNN", "<outlet>’s reporting", also a
+# programme of a broadcaster: "told the BBC's World Business Report".
 _OUTLET_BEFORE = re.compile(
     r"(?:\breported|\breports|\btold|\binterview with|\bspeaking to|\bspoke to|\bwrote in|"
-    r"\bop-ed in|\bcolumn in|\bpublished by|\bappeared on|\bbroadcast by|\breported by)\s+(?:the\s+)?$",
+    r"\bop-ed in|\bcolumn in|\bpublished by|\bappeared on|\bbroadcast by|\breported by)\s+(?:the\s+)?"
+    r"(?-i:[A-Z][\w&.-]*['’]s?\s+)?$",
     re.IGNORECASE,
 )
 _OUTLET_AFTER = re.compile(r"^(?:['’]s)?\s+(?:reported|reports|first reported|reporting|has reported)\b")

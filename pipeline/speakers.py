@@ -368,21 +368,6 @@ class ArticleSpeakers:
         recent = [m for m in self.mentions_between(0, pos) if m.actor in by_actor]
         return recent[-1]
 
-    def addressed(self, m: Mention) -> bool:
-        """Is ``m`` what words were given to ("told the BBC's World Business Report")?
-
-        The object of an addressee verb is an outlet or a listener, never a speaker: "the
-        report warned" later is not that programme speaking.  Read on the words of the same
-        clause right before the name (at most four, no punctuation between)."""
-        before = self.text[max(0, m.start - 48) : m.start]
-        words = re.findall(r"[\w'’]+|[^\w\s]", before)[-4:]
-        for w in reversed(words):
-            if not re.match(r"[\w'’]", w):
-                return False
-            if w.lower() in lexicon.ADDRESSEE_VERBS:
-                return True
-        return False
-
     def resolve_role(self, head: str, modifiers: list[str], pos: int) -> Mention | None:
         """The person (or organisation) a role noun phrase stands for (module docstring, step 5)."""
         if head in lexicon.ORG_VOICE_NOUNS:
@@ -390,7 +375,6 @@ class ArticleSpeakers:
                 m
                 for m in self.mentions_between(0, pos)
                 if m.actor_type == "organisation" and not m.is_outlet and head in m.actor.lower().split()
-                and not self.addressed(m)
             ]
             return orgs[-1] if orgs else None
         best: tuple[int, int, Mention] | None = None
