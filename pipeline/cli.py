@@ -7,6 +7,7 @@ Heavy imports (Airflow, spaCy, dbt, GX) happen inside the commands that need the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -107,7 +108,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     logical_date = _instant(args.date, "--date") if args.date else None
     print(f"newsdesk: running DAG {airflow_runner.DAG_ID} on {settings.input_dir}", file=sys.stderr)
     t0 = datetime.now(UTC)
-    result = airflow_runner.run_dag(settings, logical_date=logical_date, quiet=not args.verbose)
+    # with --json, stdout carries the JSON document only: what Airflow and the libraries it
+    # loads print while the DAG runs (warnings, logs) goes to stderr
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        result = airflow_runner.run_dag(settings, logical_date=logical_date, quiet=not args.verbose)
     seconds = (datetime.now(UTC) - t0).total_seconds()
     run_dir = _find_run_dir(settings, result["run_id"])
     records = Manifest.load(run_dir / "manifest.json").stage_records() if run_dir else []

@@ -11,7 +11,9 @@ hands the manifest to every later invocation (``run_dbt(..., manifest=...)``).
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,14 +191,39 @@ def run_dbt(
 
 
 def parse_project(*, project_dir: Path, database: Path | Lake, work_dir: Path, dbt_vars: dict[str, Any] | None = None,
-                  target: str | None = None) -> Any:
+                  target: str | None = None, cache_dir: Path | None = None) -> Any:
     """``dbt parse`` once, for every later :func:`run_dbt` of the same stage (``manifest=``).
 
     Pass the same ``dbt_vars`` to the invocations that use the manifest: configs in the
     project's YAML (e.g. the tests' ``where``) are rendered with them at parse time.
+
+    ``cache_dir`` keeps dbt's partial-parse file between runs (each run has its own target
+    folder): when the project files, ``--vars``, profile and dbt version are those of the
+    last parse, dbt reuses it instead of parsing again (~1 s instead of ~3.5 s a night), and
+    re-parses only what changed otherwise; dbt itself decides, from file hashes and its state
+    check. The file is keyed by project, database and target, which dbt's check includes.
     """
     import json
 
     extra = ["--vars", json.dumps(dbt_vars)] if dbt_vars else []
-    return run_dbt(["parse", *extra], project_dir=project_dir, database=database, work_dir=work_dir,
-                   target=target).manifest
+    kept = _parse_cache_file(cache_dir, project_dir, database, target) if cache_dir else None
+    state = work_dir / "target" / PARTIAL_PARSE_FILE
+    if kept is not None and kept.exists():
+        state.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(kept, state)
+    manifest = run_dbt(["parse", *extra], project_dir=project_dir, database=database, work_dir=work_dir,
+                       target=target).manifest
+    if kept is not None and state.exists():
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        tmp = kept.with_name(f".{kept.name}.{os.getpid()}.tmp")
+        shutil.copyfile(state, tmp)
+        os.replace(tmp, kept)
+    return manifest
+
+
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"  # what dbt writes in its target folder after a parse
+
+
+def _parse_cache_file(cache_dir: Path, project_dir: Path, database: Path | Lake, target: str | None) -> Path:
+    key = hashlib.sha1(f"{Path(project_dir).resolve()}|{database}|{target or ''}".encode()).hexdigest()[:16]
+    return cache_dir / f"{key}.msgpack"

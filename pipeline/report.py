@@ -30,13 +30,13 @@ def warehouse_summary(path: Path, *, top: int = 8) -> dict[str, Any]:
             "quarantined_inputs": one("SELECT count(*) FROM quarantine"),
             "top_actors": con.execute(
                 "SELECT actor, actor_type, mentions, articles FROM mentions_per_actor "
-                "ORDER BY mentions DESC, actor LIMIT ?", [top]).fetchall(),
+                f"ORDER BY mentions DESC, actor LIMIT {int(top)}").fetchall(),
             "top_sources": con.execute(
                 "SELECT source, outlet, quotes, articles FROM quote_counts_per_source "
-                "ORDER BY quotes DESC, source LIMIT ?", [top]).fetchall(),
+                f"ORDER BY quotes DESC, source LIMIT {int(top)}").fetchall(),
             "quotes_sample": con.execute(
                 "SELECT coalesce(speaker, '(unattributed)'), attribution, cue, quote_text FROM quotes "
-                "ORDER BY article_id, \"start\" LIMIT ?", [top * 2]).fetchall(),
+                f"ORDER BY article_id, \"start\" LIMIT {int(top) * 2}").fetchall(),
         }
 
 

@@ -130,8 +130,7 @@ class Manifest:
     @property
     def work_db(self) -> Path | Lake:
         """The run's work database: a file beside the warehouse, or a DuckLake's own head."""
-        cfg = self.cfg
-        return cfg.warehouse if isinstance(cfg.warehouse, Lake) else cfg.build_dir / f"{self.batch_id}.duckdb"
+        return work_db_for(self.cfg)
 
     # ---- persistence -----------------------------------------------------------------
     def save(self) -> Path:
@@ -150,6 +149,22 @@ class Manifest:
         records = [json.loads(p.read_text()) for p in folder.glob("*.json")] if folder.exists() else []
         order = {s: i for i, s in enumerate(STAGES)}
         return sorted(records, key=lambda r: (order.get(r["stage"], 99), r["started_at"]))
+
+
+def work_db_for(cfg: Settings) -> Path | Lake:
+    """Where a warehouse's runs build: the same file name every night.
+
+    Runs of one warehouse never overlap (the run lock), and a constant path keeps dbt's
+    profile, and so its parsed project, the same from night to night (dbt reparses
+    everything when the database path changes). The name is the warehouse's own, so two
+    warehouses in one folder do not share it. A DuckLake's work is its own head.
+    """
+    if isinstance(cfg.warehouse, Lake):
+        return cfg.warehouse
+    stem = re.sub(r"[^A-Za-z0-9_]", "_", cfg.warehouse.stem)
+    if stem != cfg.warehouse.stem:  # e.g. "news-v2" and "news_v2" beside each other
+        stem += "_" + hashlib.sha1(cfg.warehouse.name.encode()).hexdigest()[:8]
+    return cfg.build_dir / f"{stem}_work.duckdb"
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -17,7 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from pipeline import dedup, diskspace, quarantine, runlock, schemas, warehouse
 from pipeline.config import Settings
 from pipeline.dbt import DbtFailed, parse_project, run_dbt
 from pipeline.ingest import Rejection, ingest_sources, quarantine_frame
+from pipeline.lake import Lake
 from pipeline.progress import Progress
 from pipeline.runs import (
     Manifest,
@@ -35,6 +38,7 @@ from pipeline.runs import (
     batch_id_for,
     record_stage,
     sink_parquet_atomic,
+    work_db_for,
     worker_identity,
     write_parquet_atomic,
 )
@@ -101,10 +105,19 @@ def start_run(run_id: str, *, logical_date: datetime | None = None, data_interva
     return str(manifest.save())
 
 
+# work databases of runs before the work file had a constant name: <batch id>.duckdb
+_BATCH_NAMED_WORK_DB = re.compile(r"\d{8}T\d{6}_[0-9a-f]+\.duckdb")
+
+
 def _drop_stale_work_dbs(settings: Settings, batch_id: str) -> None:
-    """Remove work databases of killed runs (runs never overlap: the caller holds the run lock)."""
-    for stale in settings.build_dir.glob("*.duckdb*") if settings.build_dir.exists() else []:
-        if not stale.name.startswith(batch_id):
+    """Remove the work database a killed run left (runs never overlap: the caller holds the run lock)."""
+    work = work_db_for(settings)
+    if isinstance(work, Lake) or not settings.build_dir.exists():
+        return
+    for stale in settings.build_dir.iterdir():
+        name = stale.name
+        ours = name.startswith(work.name) or (_BATCH_NAMED_WORK_DB.match(name) and not name.startswith(batch_id))
+        if ours and stale.is_file():
             stale.unlink(missing_ok=True)
 
 
@@ -336,7 +349,8 @@ def nlp_part(manifest_path: str, part: int, *, attempt: int | None = None) -> st
             result = _empty_result()
             bad: list[Rejection] = []
         else:
-            with entities.ner_workers(_processes_for(articles.height, cfg)):
+            # the workers stay up for the next part this process runs; nlp_link stops them
+            with entities.ner_workers(_processes_for(articles.height, cfg), keep=True):
                 result, bad = _nlp_by_language(run_nlp, articles, cfg)
         failures = quarantine_frame(bad, m.batch_id, "nlp", datetime.now(UTC))
         for table, frame in (("sentences", result.sentences), ("tokens", result.tokens)):
@@ -372,6 +386,9 @@ def nlp_link(manifest_path: str) -> str:
 
     m = Manifest.load(manifest_path)
     cfg, plan = m.cfg, _plan(m)
+    ner = sys.modules.get("pipeline.entities")  # loaded only if a part ran in this process
+    if ner is not None:
+        ner.release_workers()  # the parts are done: their NER workers' memory goes back now
     with record_stage(m, "nlp") as rec:
         missing = [p for p in range(plan["parts"]) if not _part_done(m, p).exists()]
         if missing:
@@ -582,13 +599,17 @@ def dbt_build(manifest_path: str) -> str:
     with record_stage(m, "dbt_build") as rec:
         _check_space(m, "dbt_build")
         try:
-            # batch_id: tests over the append-only detail tables check this batch's rows only
+            # tests over the append-only detail tables check this batch's rows only: the batch
+            # is named in the work database (build_batch), not in --vars, so that the parsed
+            # project is the same every night and dbt reuses last night's parse
             # NEWSDESK_DBT_FULL_REFRESH=1: rebuild the incremental tables (on_schema_change is fail)
             full = ["--full-refresh"] if os.environ.get("NEWSDESK_DBT_FULL_REFRESH", "0") == "1" else []
-            dbt_vars = {"batch_id": m.batch_id}
+            dbt_vars = {"tests_scope": "batch"}
+            warehouse.set_build_batch(m.work_db, m.batch_id)
             # parsed once for the build and the freshness report (a parse is seconds of every night)
             dbt_manifest = parse_project(project_dir=cfg.dbt_project_dir, database=m.work_db,
-                                         work_dir=m.run_dir / "dbt", dbt_vars=dbt_vars)
+                                         work_dir=m.run_dir / "dbt", dbt_vars=dbt_vars,
+                                         cache_dir=cfg.state_dir / "dbt-parse")
             result = run_dbt(["build", *full, "--vars", json.dumps(dbt_vars)],
                              project_dir=cfg.dbt_project_dir, database=m.work_db, work_dir=m.run_dir / "dbt",
                              progress=f"[{m.batch_id}] dbt build", manifest=dbt_manifest)
@@ -606,6 +627,7 @@ def dbt_build(manifest_path: str) -> str:
         rec.count(models=models, tests=tests, unit_tests=unit_tests, passed=result.passed)
         rec.detail["slowest"] = sorted(result.nodes, key=lambda n: -n["seconds"])[:5]
         rec.detail["freshness"] = source_freshness(m, dbt_manifest)
+        warehouse.set_build_batch(m.work_db, None)  # the published schema stays what analysts know
     return manifest_path
 
 

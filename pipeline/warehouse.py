@@ -24,7 +24,7 @@ import duckdb
 import polars as pl
 
 from pipeline import lake, schemas, snapshots
-from pipeline.lake import Lake, is_lake
+from pipeline.lake import Lake, is_lake, sql_string
 
 # Detail tables loaded by Python; dbt builds staging views and marts on top of them.
 TABLES: dict[str, dict[str, pl.DataType]] = {
@@ -257,14 +257,28 @@ def unloaded_quarantine_rows(warehouse: Path, rejected: Path) -> int:
     with snapshots.connect_published(warehouse) as con:
         if not _has_table(con, "quarantine"):
             return pl.scan_parquet(rejected).select(pl.len()).collect().item()
-        return int(scalar(con, "SELECT count(*) FROM read_parquet(?) n WHERE NOT EXISTS ("
-                               f"SELECT 1 FROM quarantine x WHERE {QUARANTINE_KEY})", [str(rejected)]))
+        return int(scalar(con, f"SELECT count(*) FROM read_parquet({sql_string(str(rejected))}) n WHERE NOT EXISTS ("
+                               f"SELECT 1 FROM quarantine x WHERE {QUARANTINE_KEY})"))
+
+
+def set_build_batch(work_db: Path | Lake, batch_id: str | None) -> None:
+    """Name the batch dbt builds for in the work database's ``build_batch`` table (None: drop it).
+
+    dbt's tests on the append-only detail tables check that batch's rows only; they read its
+    id from this table at run time, so that nothing of the night is in dbt's parsed project.
+    """
+    with connect(work_db) as con:
+        if batch_id is None:
+            con.execute("DROP TABLE IF EXISTS build_batch")
+        else:
+            con.execute(f"CREATE OR REPLACE TABLE build_batch AS SELECT {lake.sql_string(batch_id)} AS batch_id")
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(scalar(
-        con, "SELECT count(*) FROM information_schema.tables WHERE table_schema='main' AND table_name=?", [table]
-    ))
+    # no bound parameter: binding one makes DuckDB import pandas (~0.5 s), which a night
+    # with nothing new would otherwise pay for this one lookup
+    names = con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema='main'").fetchall()
+    return (table,) in names
 
 
 def read_table(warehouse: Path, table: str) -> pl.DataFrame | None:
