@@ -287,17 +287,10 @@ class NerWorkers:
         methods = multiprocessing.get_all_start_methods()
         self._ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         self.n_process = n_process
-        self.model = os.environ.get(MODEL_ENV, "")
         self._pool = self._start()
 
     def _start(self) -> multiprocessing.pool.Pool:
-        return self._ctx.Pool(self.n_process, initializer=_init_worker, initargs=(self.model,))
-
-    def reusable_for(self, n_process: int) -> bool:
-        """Same size and model as asked now, and every worker still alive."""
-        procs = getattr(self._pool, "_pool", [])
-        return (n_process == self.n_process and self.model == os.environ.get(MODEL_ENV, "")
-                and len(procs) == n_process and all(p.is_alive() for p in procs))
+        return self._ctx.Pool(self.n_process, initializer=_init_worker, initargs=(os.environ.get(MODEL_ENV, ""),))
 
     def entities(self, texts: list[str], size: int) -> Iterator[list[tuple[int, int, str]]]:
         """Raw entities of ``texts`` in order, sent to the workers ``size`` texts at a time."""
@@ -345,24 +338,17 @@ def _init_worker(model: str) -> None:
 
 
 _WORKERS: NerWorkers | None = None  # the stage's workers, while ner_workers() is open
-_KEPT: NerWorkers | None = None  # workers a finished block kept for the next one (keep=True)
 
 
 @contextmanager
-def ner_workers(n_process: int, *, keep: bool = False) -> Iterator[None]:
+def ner_workers(n_process: int) -> Iterator[None]:
     """Keep ``n_process`` NER workers for the block (a stage): start-up is paid once, not per chunk.
-
-    ``keep=True`` (the mapped NLP parts) leaves the workers running after the block for the
-    next block in this process: when one process runs several parts in a row (``dag.test``,
-    a worker given several parts), each part would otherwise start two processes and load
-    the model in both again (seconds per part). The task after the parts calls
-    :func:`release_workers`, so they do not hold their memory through the rest of the night.
 
     A daemonic process (a task inside a Celery prefork pool worker) may not have children:
     there the stage runs NER in-process, with a warning (a Celery cluster scales with
     workers, each one NLP process: ``NEWSDESK_NLP_PROCESSES=1``).
     """
-    global _WORKERS, _KEPT
+    global _WORKERS
     if n_process <= 1 or _WORKERS is not None:
         yield
         return
@@ -371,33 +357,12 @@ def ner_workers(n_process: int, *, keep: bool = False) -> Iterator[None]:
                     "start %d worker processes; set NEWSDESK_NLP_PROCESSES=1 and add workers instead", n_process)
         yield
         return
-    kept, _KEPT = _KEPT, None
-    if kept is not None and kept.reusable_for(n_process):
-        _WORKERS = kept
-    else:
-        if kept is not None:
-            kept.close()
-        _WORKERS = NerWorkers(n_process)
-    workers = _WORKERS
+    _WORKERS = NerWorkers(n_process)
     try:
         yield
-    except BaseException:
-        _WORKERS = None
+    finally:
+        workers, _WORKERS = _WORKERS, None
         workers.close()
-        raise
-    _WORKERS = None
-    if keep:
-        _KEPT = workers
-    else:
-        workers.close()
-
-
-def release_workers() -> None:
-    """Stop the workers the last ``ner_workers(keep=True)`` block left running, if any."""
-    global _KEPT
-    kept, _KEPT = _KEPT, None
-    if kept is not None:
-        kept.close()
 
 
 def worker_map(fn, chunks: list) -> Iterator:

@@ -19,7 +19,6 @@ import logging
 import os
 import re
 import shutil
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -349,8 +348,7 @@ def nlp_part(manifest_path: str, part: int, *, attempt: int | None = None) -> st
             result = _empty_result()
             bad: list[Rejection] = []
         else:
-            # the workers stay up for the next part this process runs; nlp_link stops them
-            with entities.ner_workers(_processes_for(articles.height, cfg), keep=True):
+            with entities.ner_workers(_processes_for(articles.height, cfg)):
                 result, bad = _nlp_by_language(run_nlp, articles, cfg)
         failures = quarantine_frame(bad, m.batch_id, "nlp", datetime.now(UTC))
         for table, frame in (("sentences", result.sentences), ("tokens", result.tokens)):
@@ -386,9 +384,6 @@ def nlp_link(manifest_path: str) -> str:
 
     m = Manifest.load(manifest_path)
     cfg, plan = m.cfg, _plan(m)
-    ner = sys.modules.get("pipeline.entities")  # loaded only if a part ran in this process
-    if ner is not None:
-        ner.release_workers()  # the parts are done: their NER workers' memory goes back now
     with record_stage(m, "nlp") as rec:
         missing = [p for p in range(plan["parts"]) if not _part_done(m, p).exists()]
         if missing:

@@ -71,8 +71,8 @@ def test_tests_check_tonights_batch_only_and_everything_without_the_var(tmp_path
     assert 0 < in_batch < total
     warehouse.set_build_batch(db, batch)
     for dbt_vars, expect in (({"tests_scope": "batch"}, in_batch), ({}, total)):
-        manifest = parse_project(project_dir=REPO / "dbt_project", database=db, work_dir=tmp_path / f"dbt{len(dbt_vars)}",
-                                 dbt_vars=dbt_vars)
+        manifest = parse_project(project_dir=REPO / "dbt_project", database=db,
+                                 work_dir=tmp_path / f"dbt{len(dbt_vars)}", dbt_vars=dbt_vars)
         where = next(n for n in manifest.nodes.values() if n.name == "source_not_null_newsdesk_articles_batch_id"
                      ).config.where
         with warehouse.connect(db, read_only=True) as con:

@@ -128,26 +128,3 @@ def test_a_daemonic_process_a_celery_pool_worker_runs_ner_in_process() -> None:
     proc.join(30)
     assert no_pool and proc.exitcode == 0
     assert any(label == "PERSON" for _, _, label in ents[0])
-
-
-def test_parts_in_one_process_share_their_ner_workers_until_linking() -> None:
-    """Parts run one after another in one process (dag.test) reuse one pool; nlp_link's release stops it."""
-    from pipeline import entities
-
-    texts = ["Angela Merkel met Emmanuel Macron in Berlin.", "Macron flew back to Paris."] * 70
-    with entities.ner_workers(2, keep=True):
-        first = entities._WORKERS
-        ents = list(entities.model_entities(texts, n_process=2))
-    assert entities._WORKERS is None and entities._KEPT is first
-    with entities.ner_workers(2, keep=True):  # the next part: the same processes, the model already loaded
-        assert entities._WORKERS is first
-        assert list(entities.model_entities(texts, n_process=2)) == ents
-    pids = [p.pid for p in first._pool._pool]
-    entities.release_workers()
-    assert entities._KEPT is None
-    assert not any(Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
-                   for pid in pids)
-    with entities.ner_workers(2):  # without keep (the single-process stage): closed at the end
-        other = entities._WORKERS
-    assert other is not first and entities._KEPT is None and entities._WORKERS is None
-    assert any(label == "PERSON" for _, _, label in ents[0])
