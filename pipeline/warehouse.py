@@ -271,7 +271,7 @@ def set_build_batch(work_db: Path | Lake, batch_id: str | None) -> None:
         if batch_id is None:
             con.execute("DROP TABLE IF EXISTS build_batch")
         else:
-            con.execute(f"CREATE OR REPLACE TABLE build_batch AS SELECT {lake.sql_string(batch_id)} AS batch_id")
+            con.execute(f"CREATE OR REPLACE TABLE build_batch AS SELECT {sql_string(batch_id)} AS batch_id")
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
