@@ -12,6 +12,7 @@ hands the manifest to every later invocation (``run_dbt(..., manifest=...)``).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.config import Settings
 from pipeline.lake import Lake
 
 DBT_ENV = {
@@ -33,6 +35,7 @@ class DbtFailed(RuntimeError):
     """dbt reported failing models or tests; ``failures`` lists them."""
 
     def __init__(self, command: str, failures: list[dict[str, Any]]) -> None:
+        self.command = command
         self.failures = failures
         lines = "; ".join(f"{f['name']}: {f['status']} {f.get('message') or ''}".strip() for f in failures[:10])
         super().__init__(f"dbt {command} failed ({len(failures)} failing): {lines}")
@@ -203,8 +206,6 @@ def parse_project(*, project_dir: Path, database: Path | Lake, work_dir: Path, d
     re-parses only what changed otherwise; dbt itself decides, from file hashes and its state
     check. The file is keyed by project, database and target, which dbt's check includes.
     """
-    import json
-
     extra = ["--vars", json.dumps(dbt_vars)] if dbt_vars else []
     kept = _parse_cache_file(cache_dir, project_dir, database, target) if cache_dir else None
     state = work_dir / "target" / PARTIAL_PARSE_FILE
@@ -227,3 +228,58 @@ PARTIAL_PARSE_FILE = "partial_parse.msgpack"  # what dbt writes in its target fo
 def _parse_cache_file(cache_dir: Path, project_dir: Path, database: Path | Lake, target: str | None) -> Path:
     key = hashlib.sha1(f"{Path(project_dir).resolve()}|{database}|{target or ''}".encode()).hexdigest()[:16]
     return cache_dir / f"{key}.msgpack"
+
+
+@dataclass
+class BuildRequest:
+    """What a night's ``dbt_build`` asks of dbt: one parse, ``build``, then ``source freshness``.
+
+    Plain data, so that a warmed-up dbt process (:mod:`pipeline.dbt_worker`) can run it as
+    well as this one; ``parse_key`` says which parse it needs.
+    """
+
+    project_dir: Path
+    database: Path | Lake
+    work_dir: Path
+    dbt_vars: dict[str, Any]
+    cache_dir: Path | None = None
+    full_refresh: bool = False
+    progress: str | None = None
+
+    @property
+    def parse_key(self) -> tuple[str, str, str]:
+        return (str(Path(self.project_dir).resolve()), str(self.database), json.dumps(self.dbt_vars, sort_keys=True))
+
+
+def nightly_build_request(cfg: Settings, work_db: Path | Lake, work_dir: Path, *,
+                          progress: str | None = None) -> BuildRequest:
+    """The night's dbt work; also what ``airflow_runner.run_dag`` warms a dbt process up for.
+
+    ``NEWSDESK_DBT_FULL_REFRESH=1`` rebuilds the incremental tables (``on_schema_change`` is fail).
+    """
+    return BuildRequest(project_dir=cfg.dbt_project_dir, database=work_db, work_dir=work_dir,
+                        dbt_vars={"tests_scope": "batch"}, cache_dir=cfg.state_dir / "dbt-parse",
+                        full_refresh=os.environ.get("NEWSDESK_DBT_FULL_REFRESH", "0") == "1", progress=progress)
+
+
+@dataclass
+class BuildOutcome:
+    build: DbtResult
+    freshness: DbtResult
+
+
+def build_project(request: BuildRequest, manifest: Any = None) -> BuildOutcome:
+    """Run ``dbt build`` (raising :class:`DbtFailed`) and the freshness report on one parse.
+
+    ``manifest``: a parse of ``request.parse_key`` made earlier (the warm process's); parsed
+    here otherwise. Freshness never fails the night (``check=False``).
+    """
+    if manifest is None:
+        manifest = parse_project(project_dir=request.project_dir, database=request.database,
+                                 work_dir=request.work_dir, dbt_vars=request.dbt_vars, cache_dir=request.cache_dir)
+    command = ["build", *(["--full-refresh"] if request.full_refresh else []), "--vars", json.dumps(request.dbt_vars)]
+    build = run_dbt(command, project_dir=request.project_dir, database=request.database, work_dir=request.work_dir,
+                    progress=request.progress, manifest=manifest)
+    freshness = run_dbt(["source", "freshness"], project_dir=request.project_dir, database=request.database,
+                        work_dir=request.work_dir, check=False, manifest=manifest)
+    return BuildOutcome(build=build, freshness=freshness)

@@ -25,9 +25,9 @@ from typing import Any
 
 import polars as pl
 
-from pipeline import dedup, diskspace, quarantine, runlock, schemas, warehouse
+from pipeline import dbt_worker, dedup, diskspace, quarantine, runlock, schemas, warehouse
 from pipeline.config import Settings
-from pipeline.dbt import DbtFailed, parse_project, run_dbt
+from pipeline.dbt import DbtFailed, nightly_build_request
 from pipeline.ingest import Rejection, ingest_sources, quarantine_frame
 from pipeline.lake import Lake
 from pipeline.progress import Progress
@@ -596,18 +596,12 @@ def dbt_build(manifest_path: str) -> str:
         try:
             # tests over the append-only detail tables check this batch's rows only: the batch
             # is named in the work database (build_batch), not in --vars, so that the parsed
-            # project is the same every night and dbt reuses last night's parse
-            # NEWSDESK_DBT_FULL_REFRESH=1: rebuild the incremental tables (on_schema_change is fail)
-            full = ["--full-refresh"] if os.environ.get("NEWSDESK_DBT_FULL_REFRESH", "0") == "1" else []
-            dbt_vars = {"tests_scope": "batch"}
+            # project is the same every night and dbt reuses last night's parse (state/dbt-parse)
             warehouse.set_build_batch(m.work_db, m.batch_id)
-            # parsed once for the build and the freshness report (a parse is seconds of every night)
-            dbt_manifest = parse_project(project_dir=cfg.dbt_project_dir, database=m.work_db,
-                                         work_dir=m.run_dir / "dbt", dbt_vars=dbt_vars,
-                                         cache_dir=cfg.state_dir / "dbt-parse")
-            result = run_dbt(["build", *full, "--vars", json.dumps(dbt_vars)],
-                             project_dir=cfg.dbt_project_dir, database=m.work_db, work_dir=m.run_dir / "dbt",
-                             progress=f"[{m.batch_id}] dbt build", manifest=dbt_manifest)
+            # in the dbt process warmed up while the first stages ran, when this run has one
+            outcome, rec.detail["dbt_process"] = dbt_worker.run_build(
+                nightly_build_request(cfg, m.work_db, m.run_dir / "dbt", progress=f"[{m.batch_id}] dbt build"))
+            result = outcome.build
         except DbtFailed as exc:
             rec.detail["failures"] = exc.failures
             failed_tests = [f for f in exc.failures if f.get("resource_type") == "test"]
@@ -621,21 +615,10 @@ def dbt_build(manifest_path: str) -> str:
         unit_tests = sum(1 for n in result.nodes if n["resource_type"] == "unit_test")
         rec.count(models=models, tests=tests, unit_tests=unit_tests, passed=result.passed)
         rec.detail["slowest"] = sorted(result.nodes, key=lambda n: -n["seconds"])[:5]
-        rec.detail["freshness"] = source_freshness(m, dbt_manifest)
+        keys = ("name", "status", "max_loaded_at", "age_hours", "message")  # reported, never blocking
+        rec.detail["freshness"] = [{k: n.get(k) for k in keys} for n in outcome.freshness.nodes]
         warehouse.set_build_batch(m.work_db, None)  # the published schema stays what analysts know
     return manifest_path
-
-
-def source_freshness(m: Manifest, manifest: Any = None) -> list[dict[str, Any]]:
-    """``dbt source freshness`` on the work database, reported and never blocking.
-
-    Stale sources mean no new news came in, not that this batch is wrong: the result goes
-    to run_log (and the dashboard's health panel) instead of failing the run.
-    """
-    result = run_dbt(["source", "freshness"], project_dir=m.cfg.dbt_project_dir, database=m.work_db,
-                     work_dir=m.run_dir / "dbt", check=False, manifest=manifest)
-    keys = ("name", "status", "max_loaded_at", "age_hours", "message")
-    return [{k: n.get(k) for k in keys} for n in result.nodes]
 
 
 def validate_marts(manifest_path: str) -> str:

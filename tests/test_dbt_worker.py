@@ -1,0 +1,77 @@
+"""The night's dbt runs in a process warmed up (dbt imported, project parsed) during the first stages.
+
+``newsdesk run`` starts it before Airflow; ``dbt_build`` hands it the night's build and gets
+the same results it would compute in-process, every model, test and unit test included. A
+failing test is the same ``DbtFailed``; a worker that died or cannot answer makes the stage
+run dbt itself.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipeline import dbt_worker, warehouse
+from pipeline.dbt import BuildRequest, DbtFailed
+
+from .test_dbt_actor_resolution import REPO, build_warehouse
+
+
+def _request(tmp_path: Path, db: Path) -> BuildRequest:
+    return BuildRequest(project_dir=REPO / "dbt_project", database=db, work_dir=tmp_path / "run" / "dbt",
+                        dbt_vars={"tests_scope": "batch"}, cache_dir=tmp_path / "state" / "dbt-parse",
+                        progress="test dbt build")
+
+
+@pytest.fixture
+def warm_db(tmp_path: Path):
+    db = tmp_path / "w.duckdb"
+    build_warehouse(db)
+    warehouse.set_build_batch(db, "b1")
+    yield db
+    dbt_worker.stop()
+
+
+def test_the_warm_process_builds_every_node_and_reports_freshness(tmp_path: Path, warm_db: Path) -> None:
+    worker = dbt_worker.start(_request(tmp_path, warm_db))
+    assert worker is not None
+    outcome, info = dbt_worker.run_build(_request(tmp_path, warm_db))
+    assert info["warm"] is True and info["pid"] == worker.process.pid and info["warmup_error"] is None
+    kinds = {n["resource_type"] for n in outcome.build.nodes}
+    assert {"model", "test", "unit_test"} <= kinds and not outcome.build.failures
+    assert sum(n["resource_type"] == "test" for n in outcome.build.nodes) >= 40
+    assert {n["name"] for n in outcome.freshness.nodes} >= {"articles"}
+    # the marts are in the work database, and the worker let go of it
+    with duckdb.connect(str(warm_db)) as con:
+        assert con.execute("select count(*) from mentions_per_actor").fetchone()[0] > 0
+    # the warm-up's own folder goes when the run ends; the partial parse is kept for tomorrow
+    dbt_worker.stop()
+    assert not worker.process.is_alive() and not worker.work_dir.exists()
+    assert list((tmp_path / "state" / "dbt-parse").glob("*.msgpack"))
+
+
+def test_a_failing_build_is_dbt_failed_as_in_process(tmp_path: Path, warm_db: Path) -> None:
+    with duckdb.connect(str(warm_db)) as con:  # a source the models read is gone
+        con.execute("drop table quotes")
+    dbt_worker.start(_request(tmp_path, warm_db))
+    with pytest.raises(DbtFailed) as failed:
+        dbt_worker.run_build(_request(tmp_path, warm_db))
+    assert failed.value.failures and failed.value.command.startswith("build")
+
+
+def test_a_dead_worker_means_dbt_runs_in_process(tmp_path: Path, warm_db: Path) -> None:
+    worker = dbt_worker.start(_request(tmp_path, warm_db))
+    os.kill(worker.process.pid, signal.SIGKILL)
+    worker.process.join(10)
+    outcome, info = dbt_worker.run_build(_request(tmp_path, warm_db))
+    assert info == {"warm": False} and not outcome.build.failures
+    assert dbt_worker._CURRENT is None
+
+
+def test_it_can_be_switched_off(tmp_path: Path, warm_db: Path, monkeypatch) -> None:
+    monkeypatch.setenv(dbt_worker.DISABLE_ENV, "0")
+    assert dbt_worker.start(_request(tmp_path, warm_db)) is None
