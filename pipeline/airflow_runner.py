@@ -127,17 +127,12 @@ def run_dag(settings: Settings, *, logical_date: datetime | None = None, quiet: 
     interval replaces the earlier Airflow run and reuses its run folder.
     """
     from pipeline import dbt_worker
-    from pipeline.dbt import nightly_build_request
-    from pipeline.runs import work_db_for
 
-    # dbt imports and parses on the other core while Airflow starts and the first stages run
-    # (dbt_build uses it; every task runs in this process under dag.test)
-    dbt_worker.start(nightly_build_request(settings, work_db_for(settings), settings.build_dir))
-    try:
+    # every task runs in this process under dag.test: once the night has something to build,
+    # dbt imports and parses on the other core while the stages before dbt_build run
+    with dbt_worker.for_this_run():
         return _run_dag_test(settings, logical_date=logical_date, quiet=quiet,
                              retry_delay_seconds=retry_delay_seconds)
-    finally:
-        dbt_worker.stop()
 
 
 def _run_dag_test(settings: Settings, *, logical_date: datetime | None, quiet: bool,

@@ -250,6 +250,11 @@ class BuildRequest:
     def parse_key(self) -> tuple[str, str, str]:
         return (str(Path(self.project_dir).resolve()), str(self.database), json.dumps(self.dbt_vars, sort_keys=True))
 
+    def parse(self) -> Any:
+        """The parse this request needs (:func:`parse_project`, last night's kept in ``cache_dir``)."""
+        return parse_project(project_dir=self.project_dir, database=self.database, work_dir=self.work_dir,
+                             dbt_vars=self.dbt_vars, cache_dir=self.cache_dir)
+
 
 def nightly_build_request(cfg: Settings, work_db: Path | Lake, work_dir: Path, *,
                           progress: str | None = None) -> BuildRequest:
@@ -272,11 +277,12 @@ def build_project(request: BuildRequest, manifest: Any = None) -> BuildOutcome:
     """Run ``dbt build`` (raising :class:`DbtFailed`) and the freshness report on one parse.
 
     ``manifest``: a parse of ``request.parse_key`` made earlier (the warm process's); parsed
-    here otherwise. Freshness never fails the night (``check=False``).
+    here otherwise. Freshness never fails the night (``check=False``): stale sources mean no
+    new news came in, not that the batch is wrong, so it goes to run_log and the dashboard's
+    health panel.
     """
     if manifest is None:
-        manifest = parse_project(project_dir=request.project_dir, database=request.database,
-                                 work_dir=request.work_dir, dbt_vars=request.dbt_vars, cache_dir=request.cache_dir)
+        manifest = request.parse()
     command = ["build", *(["--full-refresh"] if request.full_refresh else []), "--vars", json.dumps(request.dbt_vars)]
     build = run_dbt(command, project_dir=request.project_dir, database=request.database, work_dir=request.work_dir,
                     progress=request.progress, manifest=manifest)

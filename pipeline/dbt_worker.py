@@ -4,9 +4,11 @@ Why: on a night with little new, most of ``dbt_build`` is fixed cost paid before
 model runs: importing dbt (~2 s) and parsing the project (~1.2 s with last night's parse
 kept, ~3.5 s without). Under ``newsdesk run`` every task runs in one process (``dag.test``)
 and, on a small batch, ingest, validation and NLP keep one core busy and leave the other
-idle. So ``airflow_runner.run_dag`` starts this process first thing: it imports dbt and
-parses the project on the idle core while Airflow starts and the first stages run, then
-waits. ``dbt_build`` hands it the night's :class:`~pipeline.dbt.BuildRequest`; it runs the
+idle. So once ``anything_new`` has decided the night has something to build, it starts this
+process (when ``airflow_runner.run_dag`` runs the night here, :func:`for_this_run`): it imports
+dbt and parses the project on the idle core while validation, NLP and load run, then waits.
+(Not earlier: a night with nothing new builds nothing, and a warm-up beside Airflow's start
+made such nights ~1 s slower.) ``dbt_build`` hands it the night's :class:`~pipeline.dbt.BuildRequest`; it runs the
 same :func:`~pipeline.dbt.build_project` the stage would run in-process (every model, test,
 unit test and contract, on the same work database, which no other process has open then)
 and answers with the results.
@@ -36,6 +38,7 @@ import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -105,14 +108,8 @@ def _serve(conn: Any, warmup: BuildRequest, env: dict[str, str]) -> None:
     ours.propagate = False  # the parent prints them, once
     _apply_env(env)
     started = time.perf_counter()
-    from pipeline.dbt import parse_project
-
-    def parse(request: BuildRequest) -> Any:
-        return parse_project(project_dir=request.project_dir, database=request.database, work_dir=request.work_dir,
-                             dbt_vars=request.dbt_vars, cache_dir=request.cache_dir)
-
     try:
-        parsed_key, manifest = (warmup.parse_key, env), parse(warmup)
+        parsed_key, manifest = (warmup.parse_key, env), warmup.parse()
         warm_error = None
     except Exception as exc:  # the stage parses again and reports it; keep the import
         parsed_key, manifest, warm_error = None, None, repr(exc)
@@ -130,7 +127,7 @@ def _serve(conn: Any, warmup: BuildRequest, env: dict[str, str]) -> None:
         try:
             _apply_env(env)
             if (request.parse_key, env) != parsed_key:
-                manifest = parse(request)
+                manifest = request.parse()
                 parsed_key = (request.parse_key, env)
             outcome = build_project(request, manifest)
             outcome.build.manifest = outcome.freshness.manifest = None
@@ -148,7 +145,6 @@ class WarmDbt:
     process: Any
     conn: Any
     work_dir: Path
-    started: float
     ready: dict[str, Any] | None = None
 
     def _receive(self) -> tuple[Any, ...] | None:
@@ -190,9 +186,14 @@ class WarmDbt:
         return message[1], info
 
     def stop(self) -> None:
+        """End the worker; one still importing or parsing (a night with nothing to build) is not waited for.
+
+        Never called during a build. Killing a parse is safe: the kept partial-parse file is
+        replaced atomically (``parse_project``).
+        """
         with contextlib.suppress(OSError, ValueError):
             self.conn.send(("stop",))
-        self.process.join(5)
+        self.process.join(0.5)
         if self.process.is_alive():
             self.process.terminate()
             self.process.join(5)
@@ -201,17 +202,33 @@ class WarmDbt:
 
 
 _CURRENT: WarmDbt | None = None
+_RUN_PID: int | None = None  # the process whose run may start one (for_this_run)
+
+
+@contextlib.contextmanager
+def for_this_run() -> Iterator[None]:
+    """Within: this process runs the whole night (``dag.test``), so ``start`` may start a worker."""
+    global _RUN_PID
+    _RUN_PID = os.getpid()
+    try:
+        yield
+    finally:
+        _RUN_PID = None
+        stop()
 
 
 def start(request: BuildRequest) -> WarmDbt | None:
     """Start the warm dbt process for this process's run (``request``: the parse to make).
+
+    Only inside :func:`for_this_run` in the same process: elsewhere (a Celery worker runs one
+    task) nothing would use it.
 
     ``request.work_dir`` is ignored: the warm-up parses in a folder of its own under
     ``request.cache_dir`` (the night's run folder does not exist yet), removed by :func:`stop`.
     """
     global _CURRENT
     stop()
-    if os.environ.get(DISABLE_ENV, "1") == "0" or request.cache_dir is None:
+    if os.getpid() != _RUN_PID or os.environ.get(DISABLE_ENV, "1") == "0" or request.cache_dir is None:
         return None
     request.cache_dir.mkdir(parents=True, exist_ok=True)
     for stale in request.cache_dir.glob(_WARM_DIR_PREFIX + "*"):  # a killed run's
@@ -228,7 +245,7 @@ def start(request: BuildRequest) -> WarmDbt | None:
         shutil.rmtree(work_dir, ignore_errors=True)
         return None
     child_end.close()
-    _CURRENT = WarmDbt(process=process, conn=parent_end, work_dir=work_dir, started=time.perf_counter())
+    _CURRENT = WarmDbt(process=process, conn=parent_end, work_dir=work_dir)
     return _CURRENT
 
 

@@ -1,6 +1,6 @@
 """The night's dbt runs in a process warmed up (dbt imported, project parsed) during the first stages.
 
-``newsdesk run`` starts it before Airflow; ``dbt_build`` hands it the night's build and gets
+``newsdesk run`` starts it once the night has something to build; ``dbt_build`` hands it the night's build and gets
 the same results it would compute in-process, every model, test and unit test included. A
 failing test is the same ``DbtFailed``; a worker that died or cannot answer makes the stage
 run dbt itself.
@@ -32,8 +32,8 @@ def warm_db(tmp_path: Path):
     db = tmp_path / "w.duckdb"
     build_warehouse(db)
     warehouse.set_build_batch(db, "b1")
-    yield db
-    dbt_worker.stop()
+    with dbt_worker.for_this_run():
+        yield db
 
 
 def test_the_warm_process_builds_every_node_and_reports_freshness(tmp_path: Path, warm_db: Path) -> None:
@@ -75,3 +75,8 @@ def test_a_dead_worker_means_dbt_runs_in_process(tmp_path: Path, warm_db: Path) 
 def test_it_can_be_switched_off(tmp_path: Path, warm_db: Path, monkeypatch) -> None:
     monkeypatch.setenv(dbt_worker.DISABLE_ENV, "0")
     assert dbt_worker.start(_request(tmp_path, warm_db)) is None
+
+
+def test_only_a_process_running_the_whole_night_starts_one(tmp_path: Path) -> None:
+    # e.g. a Celery worker running anything_new: nothing there would use it
+    assert dbt_worker.start(_request(tmp_path, tmp_path / "w.duckdb")) is None
