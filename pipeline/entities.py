@@ -35,6 +35,8 @@ from pathlib import Path
 
 import polars as pl
 
+from pipeline.offload import may_start_children
+
 # The model folder shipped with the repository, and the variable that overrides it.
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "newsdesk_ner"
 MODEL_ENV = "NEWSDESK_NER_MODEL"
@@ -372,14 +374,11 @@ def worker_map(fn, chunks: list) -> Iterator:
     else:
         for chunk in chunks:
             yield fn(chunk)
-def _daemonic() -> bool:
-    """Whether this process may not start child processes (stdlib's or Celery's billiard view)."""
-    import sys
 
-    if multiprocessing.current_process().daemon:
-        return True
-    billiard = sys.modules.get("billiard")
-    return bool(billiard and billiard.current_process().daemon)
+
+def _daemonic() -> bool:
+    """Whether this process may not start child processes (a Celery pool worker)."""
+    return not may_start_children()
 
 
 def model_entities(

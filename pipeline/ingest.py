@@ -35,12 +35,13 @@ from pathlib import Path
 import polars as pl
 
 from pipeline import schemas
-from pipeline.dedup import canonical_url, with_signatures
+from pipeline.dedup import SIGNATURE, canonical_url, signature
 from pipeline.fetch import fetch_url, parse_networks
 from pipeline.formats import feeds, records
 from pipeline.formats.base import Item, RawArticle, Refused, Rejection
 from pipeline.formats.decode import decode_bytes
 from pipeline.formats.inflate import gunzip_capped
+from pipeline.offload import Handle, Offloaded
 from pipeline.sources import CONFIG_NAMES, Source
 
 __all__ = ["IngestResult", "RawArticle", "Rejection", "canonical_url", "ingest_sources", "quarantine_frame"]
@@ -467,7 +468,7 @@ def normalise(raw: RawArticle, source: Source, batch_id: str, now: datetime,
         "outlet": clean_line(str(outlet)) if outlet else None,
         "published_at": published,
         "author": clean_line(raw.author)[:500] or None if raw.author else None,
-        "language": identify_language(f"{title}\n{body}") if body else "und",
+        "language": None,  # with the MinHash signature, per block (candidate_features)
         "title": title,
         "standfirst": standfirst,
         "body": body,
@@ -490,6 +491,20 @@ def quarantine_frame(rows: Iterable[Rejection], batch_id: str, stage: str, now: 
 
 
 CANDIDATE_BLOCK = 1000  # candidate rows turned into one Arrow block (and one spilled part) at a time
+# candidates whose language and MinHash go to a helper process in one call, while reading goes on
+FEATURE_CHUNK = 250
+MAX_IN_FLIGHT = 1  # full blocks waiting for their features before the reading waits for them
+
+
+def candidate_features(pairs: list[tuple[str, str]]) -> tuple[list[str], list[list[int]]]:
+    """Language and MinHash signature of each candidate's (title, body), in order.
+
+    Pure and per article, the two largest costs of ingest after parsing: the stage runs them
+    on helper processes (``offload.Offloaded``) while it reads the next inputs. The signature
+    is of the body only (headlines get rewritten); the language of headline and body.
+    """
+    return ([identify_language(f"{title}\n{body}") if body else "und" for title, body in pairs],
+            [signature(body or "") for _, body in pairs])
 
 
 @dataclass
@@ -515,11 +530,13 @@ def ingest_sources(sources: list[Source], batch_id: str, *, max_file_bytes: int,
                    progress: Callable[[ReadStats, int], None] | None = None) -> IngestResult:
     """Read every new or changed input of ``sources`` into candidates and rejections.
 
-    Candidate rows become an Arrow block every ``CANDIDATE_BLOCK`` rows, with their MinHash
-    signatures computed while the text is at hand. With ``spill_dir`` each block is written
-    there as a parquet part and dropped from memory: ingest's memory is then one block's
-    (plus small per-article metadata), whatever the batch size. Python row dicts cost
-    ~40 KB per article, so a 100k-article batch held whole would need gigabytes.
+    Candidate rows become an Arrow block every ``CANDIDATE_BLOCK`` rows, with their language
+    and MinHash signature (``candidate_features``), computed ``FEATURE_CHUNK`` rows at a time
+    on helper processes while the next inputs are read (in-process on a small night). With
+    ``spill_dir`` each block is written there as a parquet part and dropped from memory:
+    ingest's memory is then a few blocks' (``MAX_IN_FLIGHT`` + 2 at most, plus small
+    per-article metadata), whatever the batch size. Python row dicts cost ~40 KB per article,
+    so a 100k-article batch held whole would need gigabytes.
     """
     now = now or datetime.now(UTC)
     seen_map = _seen_map(seen)
@@ -546,50 +563,87 @@ def ingest_sources(sources: list[Source], batch_id: str, *, max_file_bytes: int,
             refused.append(spill_dir / f"rejected-{len(refused):05d}.parquet")
             block.write_parquet(refused[-1])
 
-    def flush() -> None:
+    # Language and MinHash are asked of the helper processes FEATURE_CHUNK rows at a time while
+    # reading goes on; a full block then waits in ``in_flight`` for them while the next inputs
+    # are read, and is built once they are there (rows of at most MAX_IN_FLIGHT + 2 blocks in memory).
+    features = Offloaded(candidate_features, min_items=FEATURE_CHUNK)
+    asked: list[Handle] = []  # the features of rows[:submitted], in order
+    submitted = 0
+    in_flight: list[tuple[list[dict[str, object]], list[Handle]]] = []
+
+    def ask() -> None:
+        nonlocal submitted
+        if submitted < len(rows):
+            asked.append(features.submit([(r["title"], r["body"]) for r in rows[submitted:]]))
+            submitted = len(rows)
+
+    def land(*, wait: bool = True) -> None:
+        """Build the blocks whose features are there; without ``wait``, only the ready ones (in order)."""
         nonlocal n_candidates
+        while in_flight and (wait or len(in_flight) > MAX_IN_FLIGHT or all(h.done() for h in in_flight[0][1])):
+            block_rows, handles = in_flight.pop(0)
+            languages: list[str] = []
+            hashes: list[list[int]] = []
+            for handle in handles:
+                langs, sigs = handle.result()
+                languages += langs
+                hashes += sigs
+            block = _candidate_block(block_rows, n_candidates, languages, hashes)
+            n_candidates += block.height
+            if spill_dir is None:
+                blocks.append(block)
+            else:
+                parts.append(spill_dir / f"part-{len(parts):05d}.parquet")
+                block.write_parquet(parts[-1])
+
+    def flush() -> None:
+        nonlocal rows, asked, submitted
         if len(rejections) >= CANDIDATE_BLOCK or not rows:
             flush_rejections()
-        if not rows:
-            return
-        block = _candidate_block(rows, n_candidates)
-        n_candidates += block.height
-        rows.clear()
-        if spill_dir is None:
-            blocks.append(block)
-        else:
-            parts.append(spill_dir / f"part-{len(parts):05d}.parquet")
-            block.write_parquet(parts[-1])
+        land(wait=False)
+        if rows:
+            ask()
+            in_flight.append((rows, asked))
+            rows, asked, submitted = [], [], 0
 
-    for source in sources:
-        for rec, items in read_source(source, seen=seen_map, cutoff=cutoff, max_file_bytes=max_file_bytes,
-                                      stats=stats, max_records=max_records_per_file):
-            for item in items:
-                result = normalise(item, source, batch_id, now) if isinstance(item, RawArticle) else item
-                if isinstance(result, Rejection):
-                    rejections.append(result)
-                    if rec:
-                        rec.rejected += 1
-                else:
-                    result["source"] = source.name
-                    result["input"] = rec.input if rec else None
-                    rows.append(result)
-                    if rec:
-                        rec.articles += 1
-            if rec is not None:
-                manifest.append({**rec.__dict__, "batch_id": batch_id, "read_at": now})
-            if len(rows) >= CANDIDATE_BLOCK or len(rejections) >= CANDIDATE_BLOCK:
-                flush()
-            if progress is not None:  # after each input: files seen so far, articles read so far
-                progress(stats, n_candidates + len(rows))
-    flush()
+    def read_so_far() -> int:
+        return n_candidates + sum(len(r) for r, _ in in_flight) + len(rows)
+
+    try:
+        for source in sources:
+            for rec, items in read_source(source, seen=seen_map, cutoff=cutoff, max_file_bytes=max_file_bytes,
+                                          stats=stats, max_records=max_records_per_file):
+                for item in items:
+                    result = normalise(item, source, batch_id, now) if isinstance(item, RawArticle) else item
+                    if isinstance(result, Rejection):
+                        rejections.append(result)
+                        if rec:
+                            rec.rejected += 1
+                    else:
+                        result["source"] = source.name
+                        result["input"] = rec.input if rec else None
+                        rows.append(result)
+                        if rec:
+                            rec.articles += 1
+                        if len(rows) - submitted >= FEATURE_CHUNK:
+                            ask()
+                if rec is not None:
+                    manifest.append({**rec.__dict__, "batch_id": batch_id, "read_at": now})
+                if len(rows) >= CANDIDATE_BLOCK or len(rejections) >= CANDIDATE_BLOCK:
+                    flush()
+                if progress is not None:  # after each input: files seen so far, articles read so far
+                    progress(stats, read_so_far())
+        flush()
+        land()
+    finally:
+        features.close()
     flush_rejections()
     if parts:
         candidates = pl.scan_parquet(parts)
     elif blocks:
         candidates = pl.concat(blocks).lazy()
     else:
-        candidates = _candidate_block([], 0).lazy()
+        candidates = _candidate_block([], 0, [], []).lazy()
     inputs = pl.DataFrame(manifest, schema=schemas.INGEST_INPUTS) if manifest else schemas.empty(
         schemas.INGEST_INPUTS)
     paths = [r for r in refused if isinstance(r, Path)]
@@ -599,10 +653,13 @@ def ingest_sources(sources: list[Source], batch_id: str, *, max_file_bytes: int,
     return IngestResult(candidates, n_candidates, rejected, inputs, stats)
 
 
-def _candidate_block(rows: list[dict[str, object]], first_row: int) -> pl.DataFrame:
-    """Candidate rows as a frame with their MinHash ``signature`` and read-order ``_row``."""
+def _candidate_block(rows: list[dict[str, object]], first_row: int, languages: list[str],
+                     hashes: list[list[int]]) -> pl.DataFrame:
+    """Candidate rows as a frame with their ``language``, MinHash ``signature`` and read-order ``_row``."""
+    for row, language in zip(rows, languages, strict=True):
+        row["language"] = language
     frame = pl.DataFrame(rows, schema={**schemas.ARTICLES, **schemas.CANDIDATE_EXTRA})
-    return with_signatures(frame).with_row_index("_row", offset=first_row)
+    return frame.with_columns(pl.Series("signature", hashes, dtype=SIGNATURE)).with_row_index("_row", offset=first_row)
 
 
 def _seen_map(seen: pl.DataFrame | None) -> dict[tuple[str, str], dict]:
