@@ -1,0 +1,47 @@
+"""Where one NLP part's time goes: the steps of ``nlp.run_nlp`` timed one by one.
+
+    python -m bench.nlp_phases MANIFEST [N]     # MANIFEST from ``python -m bench.nlp_stage prepare``
+
+The same calls as ``run_nlp``, in its order, inside the stage's two NER workers
+(``entities.ner_workers``): which steps use both cores (NER) and which one (the rest).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+def main(argv: list[str]) -> None:
+    import polars as pl
+
+    from pipeline import actors, entities, gender, names, quotes, segment
+    from pipeline.runs import Manifest
+
+    m = Manifest.load(argv[0])
+    arts = pl.read_parquet(m.articles_path).head(int(argv[1]) if len(argv) > 1 else 1000).sort("article_id")
+    entities.load_nlp()
+    spent: dict[str, float] = {}
+
+    def step(name, fn, *a, **k):
+        t = time.perf_counter()
+        out = fn(*a, **k)
+        spent[name] = spent.get(name, 0.0) + time.perf_counter() - t
+        return out
+
+    start = time.perf_counter()
+    with entities.ner_workers(2):
+        sentences, tokens = step("segment", segment.segment, arts)
+        raw = step("ner", entities.spacy_mentions, arts, batch_size=64, n_process=2)
+        canonical = step("canonicalise", actors.canonicalise, raw, arts, names.CaseStats.of(tokens))
+        mentions = step("assign", segment.assign_sentence_ids, canonical, sentences).sort("article_id", "mention_id")
+        found = step("quotes", quotes.extract_quotes, arts, tokens, sentences, mentions)
+        mentions = step("speaker_mentions", quotes.add_speaker_mentions, canonical, found, arts)
+        mentions = step("assign", segment.assign_sentence_ids, mentions, sentences).sort("article_id", "mention_id")
+        step("gender", gender.article_genders, arts, sentences, mentions, tokens, found)
+    print({"articles": arts.height, **{k: round(v, 2) for k, v in spent.items()},
+           "total": round(time.perf_counter() - start, 2)})
+
+
+if __name__ == "__main__":  # the NER workers (forkserver) import this module: nothing runs on import
+    main(sys.argv[1:])
