@@ -35,7 +35,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.offload import may_start_children
+from pipeline.offload import end_with_parent, may_start_children
 
 # The model folder shipped with the repository, and the variable that overrides it.
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "newsdesk_ner"
@@ -292,7 +292,8 @@ class NerWorkers:
         self._pool = self._start()
 
     def _start(self) -> multiprocessing.pool.Pool:
-        return self._ctx.Pool(self.n_process, initializer=_init_worker, initargs=(os.environ.get(MODEL_ENV, ""),))
+        return self._ctx.Pool(self.n_process, initializer=_init_worker,
+                              initargs=(os.environ.get(MODEL_ENV, ""), os.getpid()))
 
     def entities(self, texts: list[str], size: int) -> Iterator[list[tuple[int, int, str]]]:
         """Raw entities of ``texts`` in order, sent to the workers ``size`` texts at a time."""
@@ -327,7 +328,9 @@ class NerWorkers:
         self._pool.join()
 
 
-def _init_worker(model: str) -> None:
+def _init_worker(model: str, stage_pid: int | None = None) -> None:
+    if stage_pid is not None:  # a forkserver child: end when the stage's process is killed
+        end_with_parent(stage_pid)
     # one OpenBLAS thread per worker: the workers already fill the cores, and OpenBLAS's
     # spinning threads on top of them cost a sixth of the NER's time (``with_openblas``);
     # read when NumPy loads, which in a fresh forkserver child is after this line

@@ -37,6 +37,30 @@ def may_start_children() -> bool:
     return not (billiard and billiard.current_process().daemon)
 
 
+def end_with_parent(parent_pid: int, *, every_seconds: float = 1.0) -> None:
+    """In a helper process: exit once the stage's process ``parent_pid`` is gone (a pool initializer).
+
+    A helper started by a forkserver is the forkserver's child, not the stage's, and it waits
+    on a queue whose writing end it holds itself: when the stage's process is killed (OOM
+    killer, a cancelled task), nothing would tell it to end, and it would idle on with its
+    memory for good. A daemon thread checks every second whether the stage's process lives.
+    """
+    import threading
+    import time
+
+    def watch() -> None:
+        while True:
+            time.sleep(every_seconds)
+            try:
+                os.kill(parent_pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:  # the pid was reused by another user's process: ours is gone
+                os._exit(0)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
+
+
 class Offloaded:
     """Calls of one pure function, run on helper processes once there are enough to pay their start.
 
@@ -66,7 +90,8 @@ class Offloaded:
                 if self._pool is None:
                     methods = multiprocessing.get_all_start_methods()
                     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-                    self._pool = ProcessPoolExecutor(max_workers=self._processes, mp_context=ctx)
+                    self._pool = ProcessPoolExecutor(max_workers=self._processes, mp_context=ctx,
+                                                     initializer=end_with_parent, initargs=(os.getpid(),))
                 return Handle(self, self._pool.submit(self._fn, items, *args), items, args)
             except (OSError, RuntimeError, BrokenProcessPool) as exc:
                 self._give_up(exc)

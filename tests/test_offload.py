@@ -79,3 +79,52 @@ def test_one_article_gets_its_language_and_signature(folder: Path) -> None:
     assert out.candidates.height == 1
     assert out.candidates["language"].to_list() == ["en"]
     assert pl.Series(out.candidates["signature"][0]).len() == 128
+
+
+_STAGE = """
+import os, sys, time
+from pipeline.offload import Offloaded
+from tests.test_offload import _helper_pid
+if __name__ == "__main__":
+    with Offloaded(_helper_pid, min_items=1) as work:
+        print(work.submit([1]).result(), work.submit([2]).result(), flush=True)
+        time.sleep(60)  # killed here, helpers idle
+"""
+
+
+def _helper_pid(items: list[int]) -> int:
+    return os.getpid()
+
+
+def test_helpers_end_when_the_stage_process_is_killed(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "stage.py"
+    script.write_text(_STAGE)
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=repo,
+                            env={**os.environ, "PYTHONPATH": str(repo)})
+    helpers = {int(p) for p in proc.stdout.readline().split()}
+    assert helpers and proc.pid not in helpers
+    proc.send_signal(signal.SIGKILL)  # the OOM killer, say: no clean-up code runs
+    proc.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        # an exited child of the forkserver may linger as a zombie until it is reaped
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().split(") ", 1)[1][0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while any(alive(p) for p in helpers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(p) for p in helpers)
