@@ -11,7 +11,7 @@ It is an optimisation, never a dependency: a process that may not have children 
 prefork worker), a helper that cannot start or dies, each makes the work run in-process
 (logged once), with the same results.
 
-The helper is started clean by a forkserver (spawn where there is none), never forked from a
+The helpers are started clean by a forkserver (spawn where there is none), never forked from a
 stage's multi-threaded process (see ``entities.NerWorkers`` for what a fork there costs).
 """
 
@@ -65,8 +65,8 @@ class Offloaded:
     """Calls of one pure function, run on helper processes once there are enough to pay their start.
 
     ``submit`` returns a handle whose ``result()`` is the call's value; calls with fewer than
-    ``min_items`` items (a small night) run in-process at once, as does everything after the
-    helper failed. ``close`` ends the helper. Use as a context manager.
+    ``min_items`` items (a small night) run in-process at once, as does everything after a
+    helper failed. ``close`` ends the helpers. Use as a context manager.
     """
 
     def __init__(self, fn: Callable[..., Any], *, min_items: int, processes: int = 2) -> None:
@@ -84,7 +84,7 @@ class Offloaded:
         self.close()
 
     def submit(self, items: list[Any], *args: Any) -> Handle:
-        """``fn(items, *args)``, maybe on the helper; ``len(items)`` decides whether it is worth it."""
+        """``fn(items, *args)``, maybe on a helper; ``len(items)`` decides whether it is worth it."""
         if not self._broken and len(items) >= self._min_items:
             try:
                 if self._pool is None:
@@ -109,6 +109,8 @@ class Offloaded:
 
 
 class Handle:
+    """One call of :class:`Offloaded`: on a helper (``future``), or already computed here."""
+
     def __init__(self, owner: Offloaded, future: Future | None, items: list[Any], args: tuple[Any, ...]) -> None:
         self._owner, self._future = owner, future
         self._value: Any = None
