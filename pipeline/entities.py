@@ -35,7 +35,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.offload import end_with_parent, may_start_children
+from pipeline.offload import clean_context, end_with_parent, may_start_children
 
 # The model folder shipped with the repository, and the variable that overrides it.
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "newsdesk_ner"
@@ -286,8 +286,7 @@ class NerWorkers:
     """
 
     def __init__(self, n_process: int) -> None:
-        methods = multiprocessing.get_all_start_methods()
-        self._ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        self._ctx = clean_context()
         self.n_process = n_process
         self._pool = self._start()
 
@@ -328,9 +327,8 @@ class NerWorkers:
         self._pool.join()
 
 
-def _init_worker(model: str, stage_pid: int | None = None) -> None:
-    if stage_pid is not None:  # a forkserver child: end when the stage's process is killed
-        end_with_parent(stage_pid)
+def _init_worker(model: str, stage_pid: int) -> None:
+    end_with_parent(stage_pid)  # a forkserver child: end when the stage's process is killed
     # one OpenBLAS thread per worker: the workers already fill the cores, and OpenBLAS's
     # spinning threads on top of them cost a sixth of the NER's time (``with_openblas``);
     # read when NumPy loads, which in a fresh forkserver child is after this line
@@ -357,7 +355,7 @@ def ner_workers(n_process: int) -> Iterator[None]:
     if n_process <= 1 or _WORKERS is not None:
         yield
         return
-    if _daemonic():
+    if not may_start_children():
         log.warning("NER runs in-process: this is a daemonic process (a Celery pool worker), which may not "
                     "start %d worker processes; set NEWSDESK_NLP_PROCESSES=1 and add workers instead", n_process)
         yield
@@ -379,11 +377,6 @@ def worker_map(fn, chunks: list) -> Iterator:
             yield fn(chunk)
 
 
-def _daemonic() -> bool:
-    """Whether this process may not start child processes (a Celery pool worker)."""
-    return not may_start_children()
-
-
 def model_entities(
     texts: list[str], *, batch_size: int = 64, n_process: int = 1
 ) -> Iterator[list[tuple[int, int, str]]]:
@@ -394,7 +387,7 @@ def model_entities(
     workers are used; otherwise workers are started for this call (see ``NerWorkers``).
     Parts are small enough that both processes stay busy to the end.
     """
-    if n_process <= 1 or len(texts) < 2 * n_process or (_WORKERS is None and _daemonic()):
+    if n_process <= 1 or len(texts) < 2 * n_process or (_WORKERS is None and not may_start_children()):
         yield from _entities_of(texts, batch_size)
         return
     size = max(1, min(batch_size, -(-len(texts) // (4 * n_process))))

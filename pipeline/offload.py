@@ -37,6 +37,12 @@ def may_start_children() -> bool:
     return not (billiard and billiard.current_process().daemon)
 
 
+def clean_context() -> multiprocessing.context.BaseContext:
+    """A forkserver context (spawn where there is none): children start clean, not forked from this process."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
 def end_with_parent(parent_pid: int, *, every_seconds: float = 1.0) -> None:
     """In a helper process: exit once the stage's process ``parent_pid`` is gone (a pool initializer).
 
@@ -53,9 +59,7 @@ def end_with_parent(parent_pid: int, *, every_seconds: float = 1.0) -> None:
             time.sleep(every_seconds)
             try:
                 os.kill(parent_pid, 0)
-            except ProcessLookupError:
-                os._exit(0)
-            except PermissionError:  # the pid was reused by another user's process: ours is gone
+            except (ProcessLookupError, PermissionError):  # gone (or its pid now another user's)
                 os._exit(0)
 
     threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
@@ -88,9 +92,7 @@ class Offloaded:
         if not self._broken and len(items) >= self._min_items:
             try:
                 if self._pool is None:
-                    methods = multiprocessing.get_all_start_methods()
-                    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-                    self._pool = ProcessPoolExecutor(max_workers=self._processes, mp_context=ctx,
+                    self._pool = ProcessPoolExecutor(max_workers=self._processes, mp_context=clean_context(),
                                                      initializer=end_with_parent, initargs=(os.getpid(),))
                 return Handle(self, self._pool.submit(self._fn, items, *args), items, args)
             except (OSError, RuntimeError, BrokenProcessPool) as exc:
@@ -120,7 +122,7 @@ class Handle:
 
     def done(self) -> bool:
         """Whether ``result()`` would return without waiting for the helper."""
-        return self._call is None or self._future is None or self._future.done()
+        return self._call is None or self._future.done()  # type: ignore[union-attr]
 
     def result(self) -> Any:
         """The call's value; computed here if the helper could not give it."""
