@@ -35,6 +35,7 @@ def test_build_runs_the_unit_tests_before_their_models(build) -> None:
     _, nodes = build
     units = {n["name"]: n["status"] for n in nodes if n["resource_type"] == "unit_test"}
     assert units == {"actor_resolution_merges_unambiguous_surnames_and_initials": "pass",
+                     "actor_resolution_merges_actors_that_show_one_name": "pass",
                      "actors_take_the_type_of_their_own_mentions": "pass",
                      "co_mentions_counts_each_article_and_sentence_once_per_resolved_pair": "pass",
                      "top_quotes_ranks_the_most_reported_words_first": "pass"}

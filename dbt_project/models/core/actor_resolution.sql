@@ -36,6 +36,11 @@
 --                   -> "Liberal Democrats", "Man United" -> "Manchester United"), where at
 --                   least one article writes both ("The Sims" is not "The Simpsons"); names
 --                   that differ only by a plural are different things ("Rolling Stone").
+-- Then, on the result, same_name: actors that would show the same display name and type (the
+-- actors model's rule, macros/actor_display.sql) are one actor, the most mentioned: the NLP
+-- stage can give one name two ids ("The Fockers" linked in some parts, another id's majority
+-- form elsewhere), and an analyst reading "The Fockers, person" twice cannot tell them apart.
+-- The mart's unique (name, type) test guards the rare rest (two forms tied in own mentions).
 -- Raw ids stay in the detail tables (stable, as assigned); staging exposes the resolved id.
 with mentions as (  -- of live articles only (a superseded version's names no longer count)
     select actor_id, actor, actor_type, text, article_id
@@ -211,8 +216,35 @@ first_step as (
     left join by_prefix as px using (actor_id)
     left join by_short_form as f using (actor_id)
     left join by_abbreviation as ab using (actor_id)
+),
+
+resolved as (
+    select a.raw_actor_id, coalesce(b.actor_id, a.actor_id) as actor_id, a.resolution
+    from first_step as a
+    left join first_step as b on b.raw_actor_id = a.actor_id and a.resolution <> 'self'
+),
+
+resolved_mentions as (
+    select m.actor_id as raw_actor_id, r.actor_id, m.actor, m.actor_type
+    from mentions as m
+    join resolved as r on r.raw_actor_id = m.actor_id
+),
+
+display as (  -- the name and type each resolved actor would show (the actors model's rule)
+    {{ actor_display('resolved_mentions') }}
+),
+
+same_name as (  -- same_name: of actors that would show one name and type, the most mentioned
+    select
+        d.actor_id,
+        first_value(d.actor_id) over (partition by d.name, d.actor_type order by n.n desc, d.actor_id) as keeper
+    from display as d
+    join (select actor_id, count(*) as n from resolved_mentions group by actor_id) as n using (actor_id)
 )
 
-select a.raw_actor_id, coalesce(b.actor_id, a.actor_id) as actor_id, a.resolution
-from first_step as a
-left join first_step as b on b.raw_actor_id = a.actor_id and a.resolution <> 'self'
+select
+    r.raw_actor_id,
+    coalesce(s.keeper, r.actor_id) as actor_id,
+    case when s.keeper <> r.actor_id and r.resolution = 'self' then 'same_name' else r.resolution end as resolution
+from resolved as r
+left join same_name as s on s.actor_id = r.actor_id

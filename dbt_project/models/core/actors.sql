@@ -6,7 +6,8 @@
 -- the party a place. Its name is, for a person, the most frequent full (multi-word) written
 -- form of the actor's own mentions (not of names resolved onto it), so "Donald Trump" even
 -- where an article only says "Trump" or "Donald J. Trump"; for an organisation or place, its
--- most frequent written form. Its
+-- most frequent written form (both in macros/actor_display.sql, which actor_resolution uses
+-- too, to merge actors that would show the same name and type). Its
 -- gender is what the articles' own pronouns and honorifics say (pipeline.gender): male or
 -- female when the articles with evidence agree at least two to one, else NULL (unknown).
 -- All recomputed from the detail rows on every build: no mutable state lives outside
@@ -17,24 +18,8 @@ with mentions as (
     join {{ ref('stg_articles') }} as a using (article_id)
 ),
 
-best_type as (
-    select actor_id, first(actor_type order by n_own desc, n desc, actor_type) as actor_type
-    from (
-        select
-            actor_id, actor_type, count(*) filter (where raw_actor_id = actor_id) as n_own, count(*) as n
-        from mentions
-        group by all
-    )
-    group by actor_id
-),
-
-best_name as (
-    select
-        actor_id,
-        first(actor order by own desc, (t.actor_type = 'person' and actor like '% %') desc, n desc, actor) as name
-    from (select actor_id, actor, bool_or(raw_actor_id = actor_id) as own, count(*) as n from mentions group by all)
-    join best_type as t using (actor_id)
-    group by actor_id
+display as (  -- type and display name (macros/actor_display.sql)
+    {{ actor_display('mentions') }}
 ),
 
 genders as (
@@ -67,9 +52,8 @@ stats as (
 )
 
 select
-    s.actor_id, n.name, t.actor_type, s.is_outlet, s.mentions, s.articles, s.first_seen, s.last_seen,
-    case when t.actor_type = 'person' then g.gender end as gender
+    s.actor_id, n.name, n.actor_type, s.is_outlet, s.mentions, s.articles, s.first_seen, s.last_seen,
+    case when n.actor_type = 'person' then g.gender end as gender
 from stats as s
-join best_name as n using (actor_id)
-join best_type as t using (actor_id)
+join display as n using (actor_id)
 join genders as g using (actor_id)
