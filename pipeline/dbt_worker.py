@@ -4,8 +4,9 @@ Why: on a night with little new, most of ``dbt_build`` is fixed cost paid before
 model runs: importing dbt (~2 s) and parsing the project (~1.2 s with last night's parse
 kept, ~3.5 s without). Under ``newsdesk run`` every task runs in one process (``dag.test``)
 and, on a small batch, ingest, validation and NLP keep one core busy and leave the other
-idle. So once ``anything_new`` has decided the night has something to build, it starts this
-process (when ``airflow_runner.run_dag`` runs the night here, :func:`for_this_run`): it imports
+idle. So once ``anything_new`` has decided the night has something to build (and it is not a
+big night: ``WARM_MAX_ARTICLES``), it starts this process (when ``airflow_runner.run_dag``
+runs the night here, :func:`for_this_run`): it imports
 dbt and parses the project on the idle core while validation, NLP and load run, then waits.
 (Not earlier: a night with nothing new builds nothing, and a warm-up beside Airflow's start
 made such nights ~1 s slower.) ``dbt_build`` hands it the night's :class:`~pipeline.dbt.BuildRequest`; it runs the
@@ -48,6 +49,11 @@ from pipeline.dbt import BuildOutcome, BuildRequest, DbtFailed, build_project
 log = logging.getLogger("newsdesk")
 
 DISABLE_ENV = "NEWSDESK_DBT_WARM"  # "0": no warm dbt process, dbt_build runs dbt in-process
+# Above this many new articles no warm process is started: it saves ~3 s (dbt's import and
+# parse) and holds ~270 MB from ingest to dbt_build. On a night of 5,000 articles that is ~2 %
+# of the night; at 100k the process sat beside the NLP stage's peak for 35 minutes and took the
+# run's process tree from ~1.86 to 2.13 GB (docs/performance.md, fifth pass).
+WARM_MAX_ARTICLES = 5_000
 _ENV_PREFIXES = ("NEWSDESK_", "DBT_")
 _WARM_DIR_PREFIX = ".dbt-warm-"
 
@@ -217,18 +223,20 @@ def for_this_run() -> Iterator[None]:
         stop()
 
 
-def start(request: BuildRequest) -> WarmDbt | None:
+def start(request: BuildRequest, *, new_articles: int = 0) -> WarmDbt | None:
     """Start the warm dbt process for this process's run (``request``: the parse to make).
 
     Only inside :func:`for_this_run` in the same process: elsewhere (a Celery worker runs one
-    task) nothing would use it.
+    task) nothing would use it. Not on a night of more than ``WARM_MAX_ARTICLES`` new
+    articles, where its memory costs more than its seconds save.
 
     ``request.work_dir`` is ignored: the warm-up parses in a folder of its own under
     ``request.cache_dir`` (the night's run folder does not exist yet), removed by :func:`stop`.
     """
     global _CURRENT
     stop()
-    if os.getpid() != _RUN_PID or os.environ.get(DISABLE_ENV, "1") == "0" or request.cache_dir is None:
+    if (os.getpid() != _RUN_PID or os.environ.get(DISABLE_ENV, "1") == "0" or request.cache_dir is None
+            or new_articles > WARM_MAX_ARTICLES):
         return None
     request.cache_dir.mkdir(parents=True, exist_ok=True)
     for stale in request.cache_dir.glob(_WARM_DIR_PREFIX + "*"):  # a killed run's

@@ -223,7 +223,7 @@ def anything_new(manifest_path: str) -> bool:
     retired = pl.scan_parquet(m.retired_path).select(pl.len()).collect().item() if m.retired_path.exists() else 0
     if new_articles or retired or any(warehouse.unloaded_quarantine_rows(cfg.warehouse, p) for p in pending):
         # dbt_build will run: its dbt imports and parses meanwhile (under `newsdesk run` only)
-        dbt_worker.start(nightly_build_request(cfg, m.work_db, m.run_dir / "dbt"))
+        dbt_worker.start(nightly_build_request(cfg, m.work_db, m.run_dir / "dbt"), new_articles=new_articles)
         return True
     atomic_write_text(m.run_dir / OUTCOME, json.dumps(
         {"batch_id": m.batch_id, "status": "unchanged", "at": datetime.now(UTC).isoformat()}))

@@ -77,6 +77,12 @@ def test_it_can_be_switched_off(tmp_path: Path, warm_db: Path, monkeypatch) -> N
     assert dbt_worker.start(_request(tmp_path, warm_db)) is None
 
 
+def test_a_big_night_starts_none(tmp_path: Path, warm_db: Path) -> None:
+    # its memory would sit beside the NLP stage's peak for the whole stage
+    assert dbt_worker.start(_request(tmp_path, warm_db), new_articles=dbt_worker.WARM_MAX_ARTICLES + 1) is None
+    assert dbt_worker.start(_request(tmp_path, warm_db), new_articles=dbt_worker.WARM_MAX_ARTICLES) is not None
+
+
 def test_only_a_process_running_the_whole_night_starts_one(tmp_path: Path) -> None:
     # e.g. a Celery worker running anything_new: nothing there would use it
     assert dbt_worker.start(_request(tmp_path, tmp_path / "w.duckdb")) is None
