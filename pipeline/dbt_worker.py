@@ -51,8 +51,8 @@ log = logging.getLogger("newsdesk")
 DISABLE_ENV = "NEWSDESK_DBT_WARM"  # "0": no warm dbt process, dbt_build runs dbt in-process
 # Above this many new articles no warm process is started: it saves ~3 s (dbt's import and
 # parse) and holds ~270 MB from ingest to dbt_build. On a night of 5,000 articles that is ~2 %
-# of the night; at 100k the process sat beside the NLP stage's peak for 35 minutes and took the
-# run's process tree from ~1.86 to 2.13 GB (docs/performance.md, fifth pass).
+# of the night; at 100k the process sat beside the NLP stage's peak for 35 minutes: the run's
+# process tree peaked at 2.13 GB with it, 1.99 GB without (docs/performance.md, fifth pass).
 WARM_MAX_ARTICLES = 5_000
 _ENV_PREFIXES = ("NEWSDESK_", "DBT_")
 _WARM_DIR_PREFIX = ".dbt-warm-"

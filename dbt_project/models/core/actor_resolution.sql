@@ -49,7 +49,8 @@ with mentions as (  -- of live articles only (a superseded version's names no lo
       and article_id in (select article_id from {{ ref('stg_articles') }})
 ),
 
-best_name as (  -- as in the actors model: the most frequent full written form
+best_name as (  -- the name the rules match on: the most frequent written form, a multi-word one first
+    -- (not the display name, which is macros/actor_display.sql's)
     select actor_id, first(actor order by (actor like '% %') desc, n desc, actor) as name, sum(n) as n
     from (select actor_id, actor, count(*) as n from mentions group by all)
     group by actor_id
