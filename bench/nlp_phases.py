@@ -3,7 +3,10 @@
     python -m bench.nlp_phases MANIFEST [N]     # MANIFEST from ``python -m bench.nlp_stage prepare``
 
 The same calls as ``run_nlp``, in its order, inside the stage's two NER workers
-(``entities.ner_workers``): which steps use both cores (NER) and which one (the rest).
+(``entities.ner_workers``). The NER and the quote parses are queued on the workers first
+and waited for later, so a step's wall time is what the stage's process spent on it
+(with the workers busy beside it), and the two ``wait`` steps are what it still waited
+for the workers; the CPU times are the stage's process's own.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import time
 def main(argv: list[str]) -> None:
     import polars as pl
 
-    from pipeline import actors, entities, gender, names, quotes, segment
+    from pipeline import actors, entities, gender, names, quotes, segment, syntax
     from pipeline.runs import Manifest
 
     m = Manifest.load(argv[0])
@@ -33,11 +36,17 @@ def main(argv: list[str]) -> None:
 
     start = time.perf_counter()
     with entities.ner_workers(2):
+        step("workers_start", lambda: list(entities.worker_map(len, [[0], [1], [2], [3]])))
+        entities_of = step("queue_ner", entities.start_mentions, arts, batch_size=64, n_process=2)
         sentences, tokens = step("segment", segment.segment, arts)
-        raw = step("ner", entities.spacy_mentions, arts, batch_size=64, n_process=2)
+        spans = step("quote_spans", quotes.find_quote_spans, tokens, sentences)
+        frames = step("frames", syntax.frame_tokens, tokens, sentences, spans)
+        parse_of = step("queue_parse", syntax.start_parse, frames)
+        raw = step("wait_ner", entities_of)
         canonical = step("canonicalise", actors.canonicalise, raw, arts, names.CaseStats.of(tokens))
         mentions = step("assign", segment.assign_sentence_ids, canonical, sentences).sort("article_id", "mention_id")
-        found = step("quotes", quotes.extract_quotes, arts, tokens, sentences, mentions)
+        parse = step("wait_parse", parse_of)
+        found = step("quotes", quotes.extract_quotes, arts, tokens, sentences, mentions, parse=parse, spans=spans)
         mentions = step("speaker_mentions", quotes.add_speaker_mentions, canonical, found, arts)
         mentions = step("assign", segment.assign_sentence_ids, mentions, sentences).sort("article_id", "mention_id")
         step("gender", gender.article_genders, arts, sentences, mentions, tokens, found)

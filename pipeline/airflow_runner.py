@@ -126,11 +126,12 @@ def run_dag(settings: Settings, *, logical_date: datetime | None = None, quiet: 
     derived from it) is the same every time that date is run: re-running a killed or failed
     interval replaces the earlier Airflow run and reuses its run folder.
     """
-    from pipeline import dbt_worker
+    from pipeline import dbt_worker, entities
 
     # every task runs in this process under dag.test: once the night has something to build,
-    # dbt imports and parses on the other core while the stages before dbt_build run
-    with dbt_worker.for_this_run():
+    # dbt imports and parses on the other core while the stages before dbt_build run, and
+    # the NLP parts share one set of NER workers
+    with dbt_worker.for_this_run(), entities.workers_for_this_run():
         return _run_dag_test(settings, logical_date=logical_date, quiet=quiet,
                              retry_delay_seconds=retry_delay_seconds)
 

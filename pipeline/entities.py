@@ -23,13 +23,14 @@ surname stands for) belong to ``pipeline.actors``.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import multiprocessing
 import multiprocessing.pool
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -288,6 +289,7 @@ class NerWorkers:
     def __init__(self, n_process: int) -> None:
         self._ctx = clean_context()
         self.n_process = n_process
+        self._generation = 0  # bumped when a lost worker makes the pool start afresh
         self._pool = self._start()
 
     def _start(self) -> multiprocessing.pool.Pool:
@@ -295,19 +297,31 @@ class NerWorkers:
                               initargs=(os.environ.get(MODEL_ENV, ""), os.getpid()))
 
     def entities(self, texts: list[str], size: int) -> Iterator[list[tuple[int, int, str]]]:
-        """Raw entities of ``texts`` in order, sent to the workers ``size`` texts at a time."""
+        """Raw entities of ``texts`` in order, sent to the workers ``size`` texts at a time.
+
+        The texts are queued on the workers before this returns (see ``map``)."""
         chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
-        for ents in self.map(functools.partial(_entities_of, batch_size=size), chunks):
-            yield from ents
+        return itertools.chain.from_iterable(self.map(functools.partial(_entities_of, batch_size=size), chunks))
 
     def map(self, fn, chunks: list) -> Iterator:
         """``fn(chunk)`` for each chunk on the workers, results in order (``fn`` must pickle).
 
-        The speaker step sends its few parse frames here too, so that parsing shares the
-        workers (and their start-up) with NER instead of running in the stage's process.
+        The chunks are queued on the workers at once, before the first result is asked
+        for: the stage's process goes on with work of its own (segmentation, the quote
+        frames) while the workers compute, and a second call's chunks wait behind the
+        first's. The speaker step sends its few parse frames here too, so that parsing
+        shares the workers (and their start-up) with NER instead of running in the stage's
+        process.
         """
-        results = self._pool.imap(fn, chunks)
+        return self._collect(fn, chunks, self._pool.imap(fn, chunks), self._generation)
+
+    def _collect(self, fn, chunks: list, results, generation: int) -> Iterator:
         for i in range(len(chunks)):
+            if generation != self._generation:  # the pool these chunks were queued on is gone
+                log.warning("NER workers were restarted; the last %d of %d parts run in-process",
+                            len(chunks) - i, len(chunks))  # fmt: skip
+                yield from map(fn, chunks[i:])
+                return
             try:
                 out = results.next(timeout=WORKER_TIMEOUT_SECONDS)
             except multiprocessing.TimeoutError:
@@ -317,8 +331,8 @@ class NerWorkers:
                             WORKER_TIMEOUT_SECONDS, len(chunks) - i, len(chunks))  # fmt: skip
                 self._pool.terminate()
                 self._pool = self._start()
-                for rest in chunks[i:]:
-                    yield fn(rest)
+                self._generation += 1
+                yield from map(fn, chunks[i:])
                 return
             yield out
 
@@ -341,15 +355,18 @@ def _init_worker(model: str, stage_pid: int) -> None:
 
 
 _WORKERS: NerWorkers | None = None  # the stage's workers, while ner_workers() is open
+_RUN_PID: int | None = None  # set by workers_for_this_run: this process runs every part of the night
 
 
 @contextmanager
 def ner_workers(n_process: int) -> Iterator[None]:
     """Keep ``n_process`` NER workers for the block (a stage): start-up is paid once, not per chunk.
 
-    A daemonic process (a task inside a Celery prefork pool worker) may not have children:
-    there the stage runs NER in-process, with a warning (a Celery cluster scales with
-    workers, each one NLP process: ``NEWSDESK_NLP_PROCESSES=1``).
+    Inside ``workers_for_this_run`` the workers outlive the block, for the next part of the
+    night in this process (``release_workers`` ends them). A daemonic process (a task inside
+    a Celery prefork pool worker) may not have children: there the stage runs NER
+    in-process, with a warning (a Celery cluster scales with workers, each one NLP process:
+    ``NEWSDESK_NLP_PROCESSES=1``).
     """
     global _WORKERS
     if n_process <= 1 or _WORKERS is not None:
@@ -364,17 +381,44 @@ def ner_workers(n_process: int) -> Iterator[None]:
     try:
         yield
     finally:
-        workers, _WORKERS = _WORKERS, None
+        if os.getpid() != _RUN_PID:
+            release_workers()
+
+
+def release_workers() -> None:
+    """End the stage's NER workers, if any are open (kept ones included)."""
+    global _WORKERS
+    workers, _WORKERS = _WORKERS, None
+    if workers is not None:
         workers.close()
 
 
+@contextmanager
+def workers_for_this_run() -> Iterator[None]:
+    """Within: this process runs every NLP part of the night (``dag.test``), so workers are kept between parts.
+
+    Each part is a task of its own; without this, each would start two workers and load
+    the model in both (about a second of both cores per part). The NLP stage's last task
+    (``stages.nlp_link``) releases them, so they do not sit beside validation and dbt; the
+    end of the block does in any case (a failed night).
+    """
+    global _RUN_PID
+    _RUN_PID = os.getpid()
+    try:
+        yield
+    finally:
+        _RUN_PID = None
+        release_workers()
+
+
 def worker_map(fn, chunks: list) -> Iterator:
-    """``fn`` over ``chunks`` on the stage's workers (``ner_workers``) when it has them, else here."""
+    """``fn`` over ``chunks`` on the stage's workers (``ner_workers``) when it has them, else here.
+
+    On the workers the chunks are queued before this returns; here they run as the
+    results are read."""
     if _WORKERS is not None and len(chunks) > 1:
-        yield from _WORKERS.map(fn, chunks)
-    else:
-        for chunk in chunks:
-            yield fn(chunk)
+        return _WORKERS.map(fn, chunks)
+    return map(fn, chunks)
 
 
 def model_entities(
@@ -384,16 +428,19 @@ def model_entities(
 
     Why not ``nlp.pipe(n_process=...)``: spaCy sends every Doc back serialised, and we only
     need a few (start, end, label) tuples per article. Inside ``ner_workers`` the stage's
-    workers are used; otherwise workers are started for this call (see ``NerWorkers``).
-    Parts are small enough that both processes stay busy to the end.
+    workers are used, and the texts are queued on them before this returns; otherwise
+    workers are started for this call (see ``NerWorkers``). Parts are small enough that
+    both processes stay busy to the end.
     """
     if n_process <= 1 or len(texts) < 2 * n_process or (_WORKERS is None and not may_start_children()):
-        yield from _entities_of(texts, batch_size)
-        return
+        return iter(_entities_of(texts, batch_size))
     size = max(1, min(batch_size, -(-len(texts) // (4 * n_process))))
     if _WORKERS is not None:
-        yield from _WORKERS.entities(texts, size)
-        return
+        return _WORKERS.entities(texts, size)
+    return _on_own_workers(texts, size, n_process)
+
+
+def _on_own_workers(texts: list[str], size: int, n_process: int) -> Iterator[list[tuple[int, int, str]]]:
     workers = NerWorkers(n_process)
     try:
         yield from workers.entities(texts, size)
@@ -407,14 +454,31 @@ def spacy_mentions(articles: pl.DataFrame, *, batch_size: int = 64, n_process: i
     Columns: article_id, start, end, text, ner_label (raw spaCy), label (PERSON/ORG/LOC).
     Ordered by article then offset, so the output is deterministic.
     """
+    return start_mentions(articles, batch_size=batch_size, n_process=n_process)()
+
+
+def start_mentions(
+    articles: pl.DataFrame, *, batch_size: int = 64, n_process: int = 1
+) -> Callable[[], pl.DataFrame]:
+    """``spacy_mentions`` in two halves: the texts go to the stage's workers now, the call returned waits.
+
+    Between the two the stage's process is free for work that does not need entities
+    (``nlp.run_nlp`` segments the articles and queues the quote parses meanwhile). Without
+    stage workers the NER runs in this process when the call is made.
+    """
     ids = articles.get_column("article_id").to_list()
     texts = articles.get_column("text").fill_null("").to_list()
+    ents = model_entities(texts, batch_size=batch_size, n_process=n_process)
+    return functools.partial(_mentions_frame, articles, ids, texts, ents)
+
+
+def _mentions_frame(articles: pl.DataFrame, ids: list[str], texts: list[str],
+                    ents: Iterator[list[tuple[int, int, str]]]) -> pl.DataFrame:
     rows_id: list[str] = []
     rows_start: list[int] = []
     rows_end: list[int] = []
     rows_raw: list[str] = []
     rows_label: list[str] = []
-    ents = model_entities(texts, batch_size=batch_size, n_process=n_process)
     for art_id, text, raw in zip(ids, texts, ents, strict=True):
         for start, end, raw_label, label in _clean_spans(text, consistent_labels(text, raw)):
             rows_id.append(art_id)

@@ -1,8 +1,11 @@
 """The NLP stage as one call: what the Airflow NLP task runs on each batch of articles.
 
-Order matters and is cheap-first: segmentation (Polars), NER (spaCy, the only costly
-step), per-article actors, then quotes (which need sentences, tokens and actors).
-Deterministic: the same articles give the same frames, row order included.
+Order matters: NER (spaCy, the costly step) needs only the texts, so it is queued on the
+stage's worker processes first; while they tag, this process segments the articles and
+finds the quotations, whose few parses are queued behind the NER. Then the per-article
+actors (which need the entities) and the quotes' speakers (which need actors and
+parses). On one process the same steps run one after the other. Deterministic: the same
+articles give the same frames, row order included, on any number of processes.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipeline import actors, entities, gender, names, quotes, schemas, segment
+from pipeline import actors, entities, gender, names, quotes, schemas, segment, syntax
 
 
 @dataclass(frozen=True)
@@ -33,11 +36,13 @@ def run_nlp(articles: pl.DataFrame, *, batch_size: int = 64, n_process: int = 1)
     once; it pays off from a few dozen articles on.
     """
     articles = articles.sort("article_id")
+    entities_of = entities.start_mentions(articles, batch_size=batch_size, n_process=n_process)
     sentences, tokens = segment.segment(articles)
-    raw = entities.spacy_mentions(articles, batch_size=batch_size, n_process=n_process)
-    canonical = actors.canonicalise(raw, articles, names.CaseStats.of(tokens))
+    spans = quotes.find_quote_spans(tokens, sentences)
+    parse_of = syntax.start_parse(syntax.frame_tokens(tokens, sentences, spans))
+    canonical = actors.canonicalise(entities_of(), articles, names.CaseStats.of(tokens))
     mentions = segment.assign_sentence_ids(canonical, sentences).sort("article_id", "mention_id")
-    found = quotes.extract_quotes(articles, tokens, sentences, mentions)
+    found = quotes.extract_quotes(articles, tokens, sentences, mentions, parse=parse_of(), spans=spans)
     # speakers the NER missed become mentions, so that every speaker is an actor
     mentions = quotes.add_speaker_mentions(canonical, found, articles)
     mentions = segment.assign_sentence_ids(mentions, sentences).sort("article_id", "mention_id")

@@ -381,9 +381,11 @@ def nlp_link(manifest_path: str) -> str:
     keeps one id across the corpus whichever worker tagged which part. Cheap (no model, no
     text): mentions and quotes only. Records the stage ``nlp`` with the batch's totals.
     """
+    from pipeline import entities
     from pipeline.linking import link_actors, merge_aliases
     from pipeline.nlp import NlpResult
 
+    entities.release_workers()  # kept between the parts of an in-process night: not needed from here on
     m = Manifest.load(manifest_path)
     cfg, plan = m.cfg, _plan(m)
     with record_stage(m, "nlp") as rec:

@@ -24,7 +24,7 @@ token with its head and dependency label; the placeholder rows carry the quotati
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 import polars as pl
 
@@ -161,17 +161,30 @@ def frame_tokens(tokens: pl.DataFrame, sentences: pl.DataFrame, spans: pl.DataFr
 
 def parse_frames(frames: pl.DataFrame, batch_size: int = 256) -> pl.DataFrame:
     """Head and dependency label of every frame token (``PARSE`` columns)."""
+    return start_parse(frames, batch_size)()
+
+
+def start_parse(frames: pl.DataFrame, batch_size: int = 256) -> Callable[[], pl.DataFrame]:
+    """``parse_frames`` in two halves: the frames go to the stage's workers now, the call returned waits.
+
+    Queued behind the NER of the same part (``nlp.run_nlp``), the parses keep the workers
+    busy while the stage's process canonicalises the actors.
+    """
     if frames.height == 0:
-        return pl.DataFrame(schema=PARSE)
+        return functools.partial(pl.DataFrame, schema=PARSE)
     grouped = (
         frames.group_by("article_id", "frame_id", maintain_order=True)
         .agg("start", "end", "word", "space_after", "quote_start")
         .to_dict(as_series=False)
     )
     units = list(zip(grouped["word"], grouped["space_after"], strict=True))
-    heads, deps = [], []
     chunks = [units[i : i + batch_size] for i in range(0, len(units), batch_size)]
-    for h, d in worker_map(parse_words, chunks):
+    return functools.partial(_parse_frame, grouped, worker_map(parse_words, chunks))
+
+
+def _parse_frame(grouped: dict[str, list], parses: Iterator[tuple[list[list[int]], list[list[str]]]]) -> pl.DataFrame:
+    heads, deps = [], []
+    for h, d in parses:
         heads.extend(h)
         deps.extend(d)
     n = [len(w) for w in grouped["word"]]
