@@ -117,13 +117,7 @@ def frame_tokens(tokens: pl.DataFrame, sentences: pl.DataFrame, spans: pl.DataFr
     content = spans.select("article_id", pl.col("start").alias("quote_start"), pl.col("end").alias("_q_end")).sort(
         "article_id", "quote_start"
     )
-    words = (
-        spans.select("article_id", "start", "end")
-        .join(tokens.select("article_id", pl.col("start").alias("_t"), "kind"), on="article_id")
-        .filter((pl.col("_t") >= pl.col("start")) & (pl.col("_t") < pl.col("end")) & (pl.col("kind") == "word"))
-        .group_by("article_id", pl.col("start").alias("quote_start"))
-        .len("_words")
-    )
+    words = _words_inside(spans, tokens)
     toks = (
         toks.join_asof(
             content,
@@ -156,6 +150,36 @@ def frame_tokens(tokens: pl.DataFrame, sentences: pl.DataFrame, spans: pl.DataFr
         pl.concat([kept.select(cols), collapsed.select(cols)], how="vertical_relaxed")
         .with_columns(pl.col("start", "end", "frame_id", "quote_start").cast(pl.Int32))
         .sort("article_id", "frame_id", "start")
+    )
+
+
+def _words_inside(spans: pl.DataFrame, tokens: pl.DataFrame) -> pl.DataFrame:
+    """Word tokens starting inside each quotation's content: (article_id, quote_start, _words > 0).
+
+    Counted as (words before its end) - (words before its start), two as-of joins on the
+    articles' word tokens numbered in order: joining each quotation to every token of its
+    article held ~4.5M rows for a part of 1,000 articles (+300 MB at the stage's peak).
+    """
+    numbered = (
+        tokens.filter(pl.col("kind") == "word")
+        .select("article_id", pl.col("start").alias("_t"))
+        .sort("article_id", "_t")
+        .with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("article_id").alias("_before"))
+    )
+
+    def words_before(col: str) -> pl.Expr:  # word tokens starting before ``col``
+        return pl.col(f"_before_{col}").fill_null(0)
+
+    q = spans.select("article_id", "start", "end", (pl.col("start") - 1).alias("_s"), (pl.col("end") - 1).alias("_e"))
+    for col, key in (("start", "_s"), ("end", "_e")):
+        q = q.sort("article_id", key).join_asof(
+            numbered.rename({"_before": f"_before_{col}"}), left_on=key, right_on="_t", by="article_id",
+            strategy="backward", check_sortedness=False,
+        ).drop("_t")  # fmt: skip
+    return (
+        q.group_by("article_id", pl.col("start").alias("quote_start"))
+        .agg((words_before("end") - words_before("start")).sum().alias("_words"))
+        .filter(pl.col("_words") > 0)
     )
 
 
