@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.dbt import BuildOutcome, BuildRequest, DbtFailed, build_project
+from pipeline.offload import night_in_this_process, runs_the_night
 
 log = logging.getLogger("newsdesk")
 
@@ -208,19 +209,16 @@ class WarmDbt:
 
 
 _CURRENT: WarmDbt | None = None
-_RUN_PID: int | None = None  # the process whose run may start one (for_this_run)
 
 
 @contextlib.contextmanager
 def for_this_run() -> Iterator[None]:
     """Within: this process runs the whole night (``dag.test``), so ``start`` may start a worker."""
-    global _RUN_PID
-    _RUN_PID = os.getpid()
-    try:
-        yield
-    finally:
-        _RUN_PID = None
-        stop()
+    with night_in_this_process():
+        try:
+            yield
+        finally:
+            stop()
 
 
 def start(request: BuildRequest, *, new_articles: int = 0) -> WarmDbt | None:
@@ -235,7 +233,7 @@ def start(request: BuildRequest, *, new_articles: int = 0) -> WarmDbt | None:
     """
     global _CURRENT
     stop()
-    if (os.getpid() != _RUN_PID or os.environ.get(DISABLE_ENV, "1") == "0" or request.cache_dir is None
+    if (not runs_the_night() or os.environ.get(DISABLE_ENV, "1") == "0" or request.cache_dir is None
             or new_articles > WARM_MAX_ARTICLES):
         return None
     request.cache_dir.mkdir(parents=True, exist_ok=True)

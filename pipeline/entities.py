@@ -36,7 +36,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.offload import clean_context, end_with_parent, may_start_children
+from pipeline.offload import clean_context, end_with_parent, may_start_children, night_in_this_process, runs_the_night
 
 # The model folder shipped with the repository, and the variable that overrides it.
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "newsdesk_ner"
@@ -355,7 +355,6 @@ def _init_worker(model: str, stage_pid: int) -> None:
 
 
 _WORKERS: NerWorkers | None = None  # the stage's workers, while ner_workers() is open
-_RUN_PID: int | None = None  # set by workers_for_this_run: this process runs every part of the night
 
 
 @contextmanager
@@ -381,7 +380,7 @@ def ner_workers(n_process: int) -> Iterator[None]:
     try:
         yield
     finally:
-        if os.getpid() != _RUN_PID:
+        if not runs_the_night():
             release_workers()
 
 
@@ -402,13 +401,11 @@ def workers_for_this_run() -> Iterator[None]:
     (``stages.nlp_link``) releases them, so they do not sit beside validation and dbt; the
     end of the block does in any case (a failed night).
     """
-    global _RUN_PID
-    _RUN_PID = os.getpid()
-    try:
-        yield
-    finally:
-        _RUN_PID = None
-        release_workers()
+    with night_in_this_process():
+        try:
+            yield
+        finally:
+            release_workers()
 
 
 def worker_map(fn, chunks: list) -> Iterator:

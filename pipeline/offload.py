@@ -21,9 +21,10 @@ import logging
 import multiprocessing
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from typing import Any
 
 log = logging.getLogger("newsdesk")
@@ -35,6 +36,30 @@ def may_start_children() -> bool:
         return False
     billiard = sys.modules.get("billiard")
     return not (billiard and billiard.current_process().daemon)
+
+
+_NIGHT_PID: int | None = None  # the process that runs every task of the night (night_in_this_process)
+
+
+@contextmanager
+def night_in_this_process() -> Iterator[None]:
+    """Within: this process runs every task of the night (``dag.test``), not one task of it.
+
+    What may outlive a task for a later one (the warm dbt process, the NER workers kept
+    between NLP parts) asks ``runs_the_night``; elsewhere (a Celery or LocalExecutor task
+    process) it would serve nobody. Nested blocks restore the outer one's marker.
+    """
+    global _NIGHT_PID
+    outer, _NIGHT_PID = _NIGHT_PID, os.getpid()
+    try:
+        yield
+    finally:
+        _NIGHT_PID = outer
+
+
+def runs_the_night() -> bool:
+    """Whether this process is inside ``night_in_this_process`` (a forked child is not)."""
+    return os.getpid() == _NIGHT_PID
 
 
 def clean_context() -> multiprocessing.context.BaseContext:
