@@ -89,6 +89,24 @@ def test_distinct_bbc_stories_are_not_merged() -> None:
     assert out.articles.height + out.duplicates.height == out.candidates.height
 
 
+def test_signatures_are_datasketchs_minhash() -> None:
+    """Our MinHash gives datasketch 2.0's signatures bit for bit: those stored in warehouses
+    (``article_minhash``) before we hashed ourselves stay comparable with tonight's."""
+    from datasketch import MinHash
+
+    def reference(text: str) -> list[int]:
+        m = MinHash(num_perm=dedup.NUM_PERM, seed=dedup.SEED)
+        m.update_batch(dedup.shingles(text))
+        return m.hashvalues.tolist()
+
+    texts = [sample_text(), "", "Too short to shingle", "Überall — « quoted » " * 3000]  # > one hash block
+    data = shared_data_dir()
+    if data is not None:
+        texts += [p.read_text(encoding="latin-1") for p in sorted((data / "corpus" / "bbc_news" / "bbc" / "politics")
+                                                                  .glob("*.txt"))[:100]]
+    assert [dedup.signature(t) for t in texts] == [reference(t) for t in texts]
+
+
 def test_copy_in_a_later_run_is_linked_to_the_published_original(tmp_path: Path) -> None:
     """Signatures of published articles live in the warehouse, not in memory."""
     first = tmp_path / "night1"
