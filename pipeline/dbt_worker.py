@@ -32,11 +32,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import os
 import shutil
 import tempfile
-import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -44,6 +42,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from pipeline import warm
 from pipeline.dbt import BuildOutcome, BuildRequest, DbtFailed, build_project
 from pipeline.offload import night_in_this_process, runs_the_night
 
@@ -55,65 +54,14 @@ DISABLE_ENV = "NEWSDESK_DBT_WARM"  # "0": no warm dbt process, dbt_build runs db
 # of the night; at 100k the process sat beside the NLP stage's peak for 35 minutes: the run's
 # process tree peaked at 2.13 GB with it, 1.99 GB without (docs/performance.md, fifth pass).
 WARM_MAX_ARTICLES = 5_000
-_ENV_PREFIXES = ("NEWSDESK_", "DBT_")
 _WARM_DIR_PREFIX = ".dbt-warm-"
-
-
-def _relevant_env() -> dict[str, str]:
-    """The environment dbt's profile and the project may read (``env_var``): ours and dbt's."""
-    return {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)}
-
-
-def _apply_env(env: dict[str, str]) -> None:
-    for key in [k for k in os.environ if k.startswith(_ENV_PREFIXES) and k not in env]:
-        del os.environ[key]
-    os.environ.update(env)
-
-
-class _LockedConn:
-    """The worker's end of the pipe: dbt's callbacks log from its node threads, so sends are serialised."""
-
-    def __init__(self, conn: Any) -> None:
-        self._conn = conn
-        self._lock = threading.Lock()
-
-    def send(self, message: tuple[Any, ...]) -> None:
-        with self._lock:
-            self._conn.send(message)
-
-    def recv(self) -> Any:
-        return self._conn.recv()
-
-
-class _PipeLogHandler(logging.Handler):
-    """Sends the worker's log lines (dbt's progress) to the parent, which logs them as its own."""
-
-    def __init__(self, conn: _LockedConn) -> None:
-        super().__init__(logging.INFO)
-        self._conn = conn
-
-    def emit(self, record: logging.LogRecord) -> None:
-        with contextlib.suppress(Exception):  # a log line is never worth failing the build
-            self._conn.send(("log", record.levelno, record.name, record.getMessage()))
-
-
-def _peak_rss_mb() -> float | None:
-    from pipeline.runs import _status_mb
-
-    return _status_mb("VmHWM")
 
 
 def _serve(conn: Any, warmup: BuildRequest, env: dict[str, str]) -> None:
     """The worker's life: import dbt and parse, then run build requests until told to stop."""
     import gc
 
-    conn = _LockedConn(conn)
-    handler = _PipeLogHandler(conn)
-    ours = logging.getLogger("newsdesk")
-    ours.addHandler(handler)
-    ours.setLevel(logging.INFO)
-    ours.propagate = False  # the parent prints them, once
-    _apply_env(env)
+    conn = warm.child_setup(conn, env)
     started = time.perf_counter()
     try:
         parsed_key, manifest = (warmup.parse_key, env), warmup.parse()
@@ -132,59 +80,43 @@ def _serve(conn: Any, warmup: BuildRequest, env: dict[str, str]) -> None:
             return
         request, env = message[1], message[2]
         try:
-            _apply_env(env)
+            warm.apply_env(env)
             if (request.parse_key, env) != parsed_key:
                 manifest = request.parse()
                 parsed_key = (request.parse_key, env)
             outcome = build_project(request, manifest)
             outcome.build.manifest = outcome.freshness.manifest = None
-            conn.send(("done", outcome, _peak_rss_mb()))
+            conn.send(("done", outcome, warm.peak_rss_mb()))
         except DbtFailed as exc:
-            conn.send(("failed", exc.command, exc.failures, _peak_rss_mb()))
+            conn.send(("failed", exc.command, exc.failures, warm.peak_rss_mb()))
         except Exception:
-            conn.send(("error", traceback.format_exc(limit=20), _peak_rss_mb()))
+            conn.send(("error", traceback.format_exc(limit=20), warm.peak_rss_mb()))
 
 
 @dataclass
 class WarmDbt:
     """The parent's handle on the warm dbt process."""
 
-    process: Any
-    conn: Any
+    child: warm.Warm
     work_dir: Path
-    ready: dict[str, Any] | None = None
 
-    def _receive(self) -> tuple[Any, ...] | None:
-        """The worker's next message other than a log line; None if it died."""
-        while True:
-            if self.conn.poll(0.5):
-                try:
-                    message = self.conn.recv()
-                except (EOFError, OSError):
-                    return None
-                if message[0] == "log":
-                    logging.getLogger(message[2]).log(message[1], "%s", message[3])
-                    continue
-                if message[0] == "ready":
-                    self.ready = message[1]
-                    continue
-                return message
-            if not self.process.is_alive():
-                return None
+    @property
+    def process(self) -> Any:
+        return self.child.process
 
     def build(self, request: BuildRequest) -> tuple[BuildOutcome, dict[str, Any]] | None:
         """Run ``request`` in the worker; None when the worker cannot (the caller runs it itself)."""
-        try:
-            self.conn.send(("build", request, _relevant_env()))
-        except (OSError, ValueError):
-            return None
-        message = self._receive()
+        message = self.child.ask(("build", request, warm.relevant_env()))
         if message is None:
-            log.warning("the warm dbt process (pid %s) ended without answering: dbt runs in-process",
-                        self.process.pid)
             return None
-        info = {"warm": True, "pid": self.process.pid, "peak_rss_mb": message[-1],
-                "ready_after_s": (self.ready or {}).get("seconds"), "warmup_error": (self.ready or {}).get("error")}
+        ready = self.child.ready or {}
+        info = {
+            "warm": True,
+            "pid": self.process.pid,
+            "peak_rss_mb": message[-1],
+            "ready_after_s": ready.get("seconds"),
+            "warmup_error": ready.get("error"),
+        }
         if message[0] == "failed":
             raise DbtFailed(message[1], message[2])
         if message[0] == "error":
@@ -198,13 +130,7 @@ class WarmDbt:
         Never called during a build. Killing a parse is safe: the kept partial-parse file is
         replaced atomically (``parse_project``).
         """
-        with contextlib.suppress(OSError, ValueError):
-            self.conn.send(("stop",))
-        self.process.join(0.5)
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join(5)
-        self.conn.close()
+        self.child.stop()
         shutil.rmtree(self.work_dir, ignore_errors=True)
 
 
@@ -233,25 +159,24 @@ def start(request: BuildRequest, *, new_articles: int = 0) -> WarmDbt | None:
     """
     global _CURRENT
     stop()
-    if (not runs_the_night() or os.environ.get(DISABLE_ENV, "1") == "0" or request.cache_dir is None
-            or new_articles > WARM_MAX_ARTICLES):
+    if (
+        not runs_the_night()
+        or os.environ.get(DISABLE_ENV, "1") == "0"
+        or request.cache_dir is None
+        or new_articles > WARM_MAX_ARTICLES
+    ):
         return None
     request.cache_dir.mkdir(parents=True, exist_ok=True)
     for stale in request.cache_dir.glob(_WARM_DIR_PREFIX + "*"):  # a killed run's
         shutil.rmtree(stale, ignore_errors=True)
     work_dir = Path(tempfile.mkdtemp(prefix=_WARM_DIR_PREFIX, dir=request.cache_dir))
-    ctx = multiprocessing.get_context("spawn")  # a clean interpreter, not a copy of Airflow's
-    parent_end, child_end = ctx.Pipe()
-    process = ctx.Process(target=_serve, args=(child_end, replace(request, work_dir=work_dir), _relevant_env()),
-                          name="newsdesk-dbt", daemon=True)
-    try:
-        process.start()
-    except OSError as exc:
-        log.warning("could not start a warm dbt process (%s): dbt will run in-process", exc)
+    child = warm.spawn(
+        _serve, (replace(request, work_dir=work_dir), warm.relevant_env()), name="newsdesk-dbt", what="dbt"
+    )
+    if child is None:
         shutil.rmtree(work_dir, ignore_errors=True)
         return None
-    child_end.close()
-    _CURRENT = WarmDbt(process=process, conn=parent_end, work_dir=work_dir)
+    _CURRENT = WarmDbt(child=child, work_dir=work_dir)
     return _CURRENT
 
 
