@@ -11,6 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 import yaml
 
@@ -64,6 +65,32 @@ def test_a_mart_that_breaks_its_contract_does_not_build(build, tmp_path: Path) -
         run_dbt(["build", "--select", "top_quotes"], project_dir=project, database=root / "w.duckdb",
                 work_dir=tmp_path / "dbt")
     assert "contract" in str(err.value).lower()
+
+
+def test_the_span_tests_find_every_span_whose_text_is_not_the_articles(build, tmp_path: Path) -> None:
+    """Tokens are cut from their sentence (and must lie in it), other spans from the article."""
+    root, _ = build
+    db = tmp_path / "w.duckdb"
+    shutil.copy(root / "w.duckdb", db)
+    with duckdb.connect(str(db)) as con:
+        aid, text = con.execute("SELECT article_id, text FROM articles WHERE text LIKE '%”%' ORDER BY 1").fetchone()
+        body = con.execute("SELECT sentence_id FROM sentences WHERE article_id = ? AND \"start\" > 0",
+                           [aid]).fetchone()[0]
+        after = text.index("”") + 2  # a word after a non-ASCII character, in the body sentence
+        word = text[after:].split()[0]
+        con.execute("INSERT INTO tokens VALUES (?, 0, ?, ?, ?, ?, 'word'), (?, 1, ?, ?, ?, ?, 'word'), "
+                    "(?, 2, ?, ?, ?, ?, 'word')",
+                    [aid, body, after, after + len(word), word,  # right
+                     aid, body, after, after + len(word), word + "x",  # wrong text
+                     aid, 0, after, after + len(word), word])  # right text, in another sentence than its row says
+        con.execute("UPDATE entity_mentions SET \"start\" = \"start\" + 1 WHERE article_id = ? AND mention_id = 0",
+                    [aid])  # cut one character late
+        con.execute("UPDATE quotes SET sentence_id = NULL WHERE article_id = ?", [aid])  # right text, no sentence
+    with pytest.raises(DbtFailed) as err:
+        run_dbt(["test", "--select", "assert_offsets_inside_text", "assert_token_offsets_inside_text"],
+                project_dir=REPO / "dbt_project", database=db, work_dir=tmp_path / "dbt")
+    assert {f["name"]: f["failures"] for f in err.value.failures} == {
+        "assert_offsets_inside_text": 1, "assert_token_offsets_inside_text": 2}
 
 
 def test_yaml_uses_data_tests_and_freshness_under_config() -> None:
