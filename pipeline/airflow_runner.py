@@ -126,12 +126,13 @@ def run_dag(settings: Settings, *, logical_date: datetime | None = None, quiet: 
     derived from it) is the same every time that date is run: re-running a killed or failed
     interval replaces the earlier Airflow run and reuses its run folder.
     """
-    from pipeline import dbt_worker, entities
+    from pipeline import dbt_worker, entities, gx_worker
 
-    # every task runs in this process under dag.test: once the night has something to build,
-    # dbt imports and parses on the other core while the stages before dbt_build run, and
+    # every task runs in this process under dag.test: GX imports on the other core while
+    # Airflow starts and ingest runs, and then validates every stage; once the night has
+    # something to build, dbt imports and parses there while the stages before dbt_build run;
     # the NLP parts share one set of NER workers
-    with dbt_worker.for_this_run(), entities.workers_for_this_run():
+    with dbt_worker.for_this_run(), entities.workers_for_this_run(), gx_worker.for_this_run(settings):
         return _run_dag_test(settings, logical_date=logical_date, quiet=quiet,
                              retry_delay_seconds=retry_delay_seconds)
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import polars as pl
 
-from pipeline import dbt_worker, dedup, diskspace, quarantine, runlock, schemas, warehouse
+from pipeline import dbt_worker, dedup, diskspace, gx_worker, quarantine, runlock, schemas, warehouse
 from pipeline.config import Settings
 from pipeline.dbt import DbtFailed, nightly_build_request
 from pipeline.ingest import Rejection, ingest_sources, quarantine_frame
@@ -51,7 +51,6 @@ from pipeline.validate import (
     nlp_suite_frames,
     prune_results,
     raw_frames,
-    run_suites,
     warehouse_frames,
 )
 
@@ -224,7 +223,9 @@ def anything_new(manifest_path: str) -> bool:
     if new_articles or retired or any(warehouse.unloaded_quarantine_rows(cfg.warehouse, p) for p in pending):
         # dbt_build will run: its dbt imports and parses meanwhile (under `newsdesk run` only)
         dbt_worker.start(nightly_build_request(cfg, m.work_db, m.run_dir / "dbt"), new_articles=new_articles)
+        gx_worker.night_size(new_articles)
         return True
+    gx_worker.stop()  # nothing will be validated tonight
     atomic_write_text(m.run_dir / OUTCOME, json.dumps(
         {"batch_id": m.batch_id, "status": "unchanged", "at": datetime.now(UTC).isoformat()}))
     log.info("[%s] nothing new to load: the published warehouse stays as it is", m.batch_id)
@@ -254,14 +255,18 @@ def _gate(m: Manifest, stage: str, report: StageReport, rec: Any) -> None:
         raise BatchRejected(f"{report.summary()} — batch {m.batch_id} quarantined in {folder}")
 
 
-def _run_gx(m: Manifest, stage: str, frames: dict[str, pl.DataFrame]) -> StageReport:
-    """Run a stage's suites; results and Data Docs go to ``<state>/gx`` (kept across runs, pruned)."""
+def _run_gx(m: Manifest, stage: str, frames: dict[str, Any], rec: Any) -> StageReport:
+    """Run a stage's suites; results and Data Docs go to ``<state>/gx`` (kept across runs, pruned).
+
+    In the GX process warmed up for this run when there is one (``gx_worker``), here otherwise.
+    """
     cfg = m.cfg
     results = gx_results_dir(cfg)
     if stage == "raw":  # once a run, at its first validation: keep the last runs' results only
         prune_results(results, keep_batches=GX_KEEP_RUNS, current=m.batch_id)
-    return run_suites(stage, frames, gx_project_dir=cfg.gx_project_dir,
-                      results_dir=results, run_name=f"{m.batch_id}-{stage}")
+    report, rec.detail["gx_process"] = gx_worker.run_suites(
+        stage, frames, gx_project_dir=cfg.gx_project_dir, results_dir=results, run_name=f"{m.batch_id}-{stage}")
+    return report
 
 
 def validate_raw(manifest_path: str) -> str:
@@ -269,7 +274,7 @@ def validate_raw(manifest_path: str) -> str:
     with record_stage(m, "validate_raw") as rec:
         frames = raw_frames(m.articles_path, temp_dir=m.run_dir / "duckdb_tmp")
         rec.count(articles=frames["raw.articles"].height)
-        _gate(m, "raw", _run_gx(m, "raw", frames), rec)
+        _gate(m, "raw", _run_gx(m, "raw", frames, rec), rec)
     return manifest_path
 
 
@@ -528,7 +533,7 @@ def validate_nlp(manifest_path: str) -> str:
             rec.count(articles_quarantined=failing.height)
             frames = nlp_frames(m.articles_path, m.nlp_dir)
         rec.count(**{k: v.height for k, v in frames.items()})
-        _gate(m, "nlp", _run_gx(m, "nlp", nlp_suite_frames(frames)), rec)
+        _gate(m, "nlp", _run_gx(m, "nlp", nlp_suite_frames(frames), rec), rec)
     return manifest_path
 
 
@@ -588,7 +593,7 @@ def validate_warehouse(manifest_path: str) -> str:
         with warehouse.connect(m.work_db, read_only=True) as con:
             frames = warehouse_frames(con, m.articles_path)
         rec.count(articles_total=int(frames["warehouse.integrity"]["articles"][0]))
-        _gate(m, "warehouse", _run_gx(m, "warehouse", frames), rec)
+        _gate(m, "warehouse", _run_gx(m, "warehouse", frames, rec), rec)
     return manifest_path
 
 
@@ -633,7 +638,7 @@ def validate_marts(manifest_path: str) -> str:
         rec.count(**{k: v.height for k, v in frames.items()})
         # tonight's drift measures: the next run compares itself with them (run_log), the dashboard shows them
         rec.detail["drift"] = frames["marts.drift"].to_dicts()[0]
-        _gate(m, "marts", _run_gx(m, "marts", frames), rec)
+        _gate(m, "marts", _run_gx(m, "marts", frames, rec), rec)
     return manifest_path
 
 

@@ -131,6 +131,12 @@ _CONTEXT: Any = None
 _CONTEXT_KEY: tuple[str, str] | None = None
 
 
+def gx_env(results_dir: Path) -> None:
+    """The environment GX's project file reads: where results go (and no analytics calls)."""
+    os.environ["NEWSDESK_GX_RESULTS"] = str(results_dir)
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
 def gx_context(gx_project_dir: Path, results_dir: Path) -> Any:
     """The file-based GX context, with validation results and Data Docs under ``results_dir``.
 
@@ -142,10 +148,9 @@ def gx_context(gx_project_dir: Path, results_dir: Path) -> Any:
     """
     global _CONTEXT, _CONTEXT_KEY
     key = (str(gx_project_dir), str(results_dir))
+    gx_env(results_dir)
     if _CONTEXT is not None and key == _CONTEXT_KEY:
         return _CONTEXT
-    os.environ["NEWSDESK_GX_RESULTS"] = str(results_dir)
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     results_dir.mkdir(parents=True, exist_ok=True)
     import great_expectations as gx  # heavy import, only in tasks that validate
 
@@ -163,18 +168,27 @@ def run_suites(
     A suite passes when every expectation of severity other than ``warning`` passes.
     """
     ctx = gx_context(gx_project_dir, results_dir)
+    with deferred_data_docs(ctx):
+        return check_suites(ctx, stage, frames, run_name)
+
+
+def check_suites(ctx: Any, stage: str, frames: dict[str, pl.DataFrame | Chunks | Slices],
+                 run_name: str) -> StageReport:
+    """The checkpoints of ``stage`` over its frames, in ``ctx`` (Data Docs as the caller arranged)."""
     expected = set(STAGE_SUITES[stage])
     if set(frames) != expected:
         raise ValueError(f"stage {stage!r} validates {sorted(expected)}, got frames {sorted(frames)}")
     report = StageReport(stage=stage)
-    with deferred_data_docs(ctx):
-        for suite_name in STAGE_SUITES[stage]:
-            _run_suite(ctx, suite_name, frames[suite_name], run_name, report)
+    for suite_name in STAGE_SUITES[stage]:
+        _run_suite(ctx, suite_name, frames[suite_name], run_name, report)
     return report
 
 
+DocsWanted = dict[tuple[str, ...], list[Any]]  # site names -> the resources to render there
+
+
 @contextmanager
-def deferred_data_docs(ctx: Any) -> Iterator[None]:
+def deferred_data_docs(ctx: Any, *, render: bool = True) -> Iterator[DocsWanted]:
     """Within the block, the checkpoints' ``UpdateDataDocsAction`` builds run once, at its end.
 
     Each checkpoint run's action rebuilds the Data Docs site, index included (the index
@@ -183,9 +197,12 @@ def deferred_data_docs(ctx: Any) -> Iterator[None]:
     to render, and the block's end renders all of it in one call: the same pages, one index
     build per stage, also when a suite raised. The checkpoints themselves stay as saved
     (GX refuses to run a checkpoint that differs from its stored configuration).
+
+    With ``render=False`` the block yields what is to be rendered and leaves the rendering
+    to the caller (:func:`render_data_docs`): the warm GX process answers the stage first.
     """
     build = ctx.build_data_docs
-    wanted: dict[tuple[str, ...], list[Any]] = {}
+    wanted: DocsWanted = {}
 
     def note(site_names: list[str] | None = None, resource_identifiers: list | None = None, dry_run: bool = False,
              build_index: bool = True) -> dict[str, str]:
@@ -198,11 +215,17 @@ def deferred_data_docs(ctx: Any) -> Iterator[None]:
 
     ctx.build_data_docs = note
     try:
-        yield
+        yield wanted
     finally:
         del ctx.build_data_docs  # the class's method again
-        for site_names, ids in wanted.items():
-            build(site_names=list(site_names) or None, resource_identifiers=ids or None, build_index=True)
+        if render:
+            render_data_docs(ctx, wanted)
+
+
+def render_data_docs(ctx: Any, wanted: DocsWanted) -> None:
+    """Render the Data Docs pages ``deferred_data_docs`` noted, and the index once per site."""
+    for site_names, ids in wanted.items():
+        ctx.build_data_docs(site_names=list(site_names) or None, resource_identifiers=ids or None, build_index=True)
 
 
 def _run_suite(ctx: Any, suite_name: str, frame: pl.DataFrame | Chunks | Slices, run_name: str,
@@ -426,14 +449,25 @@ def nlp_frames(articles: Path, nlp_dir: Path) -> dict[str, pl.DataFrame | Chunks
         + [pl.lit(0, dtype=pl.Int64).alias(c) for c in ARTICLE_CHECK_COLUMNS if c not in checks.columns]
         + [pl.lit(orphans, dtype=pl.Int64).alias("orphan_rows_in_batch")]
     ).select("article_id", *ARTICLE_CHECK_COLUMNS, "orphan_rows_in_batch").sort("article_id")
-    mentions = Chunks(sorted((nlp_dir / "entity_mentions").glob("*.parquet")), lambda f: f)
-    # the suite asks of the quote's text only that it is there and how long it is: GX gets the
-    # length (NULL stays NULL), as with the raw texts; 250k quote texts in pandas, copied by
-    # GX's per-expectation filtering, cost more memory than the rest of the stage together
-    quotes = Chunks(sorted((nlp_dir / "quotes").glob("*.parquet")),
-                    lambda f: f.with_columns(pl.col("quote_text").str.len_chars().alias("quote_chars"),
-                                             pl.col("quote_text").str.len_chars()))
+    mentions = Chunks(sorted((nlp_dir / "entity_mentions").glob("*.parquet")), as_read)
+    quotes = Chunks(sorted((nlp_dir / "quotes").glob("*.parquet")), quote_lengths)
     return {"nlp.article_checks": checks, "nlp.entity_mentions": mentions, "nlp.quotes": quotes}
+
+
+def as_read(frame: pl.DataFrame) -> pl.DataFrame:
+    """A part as its suite takes it (a module function, not a lambda: frames go to the warm GX process)."""
+    return frame
+
+
+def quote_lengths(frame: pl.DataFrame) -> pl.DataFrame:
+    """Quotes as their suite takes them: the quote's length instead of its text (NULL stays NULL).
+
+    The suite asks of the text only that it is there and how long it is, as with the raw
+    texts; 250k quote texts in pandas, copied by GX's per-expectation filtering, cost more
+    memory than the rest of the stage together.
+    """
+    return frame.with_columns(pl.col("quote_text").str.len_chars().alias("quote_chars"),
+                              pl.col("quote_text").str.len_chars())
 
 
 def nlp_suite_frames(frames: dict[str, pl.DataFrame | Chunks]) -> dict[str, pl.DataFrame | Chunks | Slices]:

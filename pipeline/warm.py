@@ -18,6 +18,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import pickle
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -114,8 +115,12 @@ class Warm:
     def ask(self, request: tuple[Any, ...]) -> tuple[Any, ...] | None:
         """Send ``request``, return the answer; None (logged) when the child cannot answer."""
         try:
-            self.conn.send(request)
+            self.conn.send(request)  # pickled whole before the first byte is sent
         except (OSError, ValueError):
+            return None
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            log.warning("the request cannot go to the warm %s process (%s): the stage does the work itself",
+                        self.what, exc)
             return None
         answer = self.receive()
         if answer is None:

@@ -91,6 +91,14 @@ def test_first_run_publishes_marts(env: Settings) -> None:
     folder = run_dir(env, result["run_id"])
     for stage in ("raw", "nlp", "warehouse", "marts"):
         assert json.loads((folder / "validation" / f"{stage}.json").read_text())["success"] is True
+    # validated by the GX process warmed up while Airflow started (one for the night), whose
+    # Data Docs the run's end waited for: the index lists the four stages of this batch
+    workers = {json.loads((folder / "stages" / f"validate_{stage}.json").read_text())["detail"]["gx_process"]["pid"]
+               for stage in ("raw", "nlp", "warehouse", "marts")}
+    assert len(workers) == 1 and None not in workers
+    index = (env.state_dir / "gx" / "data_docs" / "index.html").read_text()
+    batch = folder.name
+    assert all(f"{batch}-{stage}" in index for stage in ("raw", "nlp", "warehouse", "marts"))
 
 
 def test_second_run_on_same_input_changes_nothing(env: Settings) -> None:
