@@ -2,9 +2,9 @@
 
 Why: under ``newsdesk run`` every task of a night runs in one process, and on a small night
 most of a stage can be fixed cost paid before its first row: dbt's import and parse
-(:mod:`pipeline.dbt_worker`) is the case today; Great Expectations' import and context is the
-next candidate (docs/performance.md). A spawned child pays it on the idle core while the
-night's first stages run, then serves the stage's requests.
+(:mod:`pipeline.dbt_worker`), Great Expectations' import and context (:mod:`pipeline.gx_worker`).
+A spawned child pays it on the idle core while the night's first stages run, then serves the
+stages' requests.
 
 This module is only the plumbing such workers share: spawn a clean interpreter (never a fork of
 Airflow's multi-threaded process), forward the child's ``newsdesk`` log lines to the parent,
