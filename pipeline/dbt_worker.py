@@ -59,8 +59,6 @@ _WARM_DIR_PREFIX = ".dbt-warm-"
 
 def _serve(conn: Any, warmup: BuildRequest, env: dict[str, str]) -> None:
     """The worker's life: import dbt and parse, then run build requests until told to stop."""
-    import gc
-
     conn = warm.child_setup(conn, env)
     started = time.perf_counter()
     try:
@@ -68,17 +66,8 @@ def _serve(conn: Any, warmup: BuildRequest, env: dict[str, str]) -> None:
         warm_error = None
     except Exception as exc:  # the stage parses again and reports it; keep the import
         parsed_key, manifest, warm_error = None, None, repr(exc)
-    # what the import and the parse left lives to the end: keep the collector off it
-    gc.freeze()
-    conn.send(("ready", {"seconds": round(time.perf_counter() - started, 2), "error": warm_error}))
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):  # the parent is gone
-            return
-        if message[0] != "build":
-            return
-        request, env = message[1], message[2]
+    warm.announce_ready(conn, started, warm_error)
+    for _, request, env in warm.requests(conn, "build"):
         try:
             warm.apply_env(env)
             if (request.parse_key, env) != parsed_key:

@@ -57,8 +57,6 @@ Frames = dict[str, pl.DataFrame | validate.Chunks | validate.Slices]
 
 def _serve(conn: Any, gx_project_dir: Path, results_dir: Path, env: dict[str, str]) -> None:
     """The worker's life: import GX and open the context, then validate stages until told to stop."""
-    import gc
-
     conn = warm.child_setup(conn, env)
     started = time.perf_counter()
     try:
@@ -66,16 +64,8 @@ def _serve(conn: Any, gx_project_dir: Path, results_dir: Path, env: dict[str, st
         warm_error = None
     except Exception as exc:  # the first request opens it again and reports it
         warm_error = repr(exc)
-    gc.freeze()  # GX's import lives to the end: keep the collector off it
-    conn.send(("ready", {"seconds": round(time.perf_counter() - started, 2), "error": warm_error}))
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):  # the parent is gone
-            return
-        if message[0] != "validate":
-            return
-        _, stage, frames, project_dir, results, run_name, env = message
+    warm.announce_ready(conn, started, warm_error)
+    for _, stage, frames, project_dir, results, run_name, env in warm.requests(conn, "validate"):
         wanted: validate.DocsWanted = {}
         ctx = None
         try:

@@ -20,7 +20,8 @@ import multiprocessing
 import os
 import pickle
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +84,30 @@ def child_setup(conn: Any, env: dict[str, str]) -> ChildConn:
     ours.propagate = False
     apply_env(env)
     return conn
+
+
+def announce_ready(conn: ChildConn, started: float, error: str | None) -> None:
+    """In the child, after its warm-up: tell the parent, and keep the collector off what it left.
+
+    What the import (and a parse) left lives to the end: ``gc.freeze`` spares every later
+    collection from walking it.
+    """
+    import gc
+
+    gc.freeze()
+    conn.send(("ready", {"seconds": round(time.perf_counter() - started, 2), "error": error}))
+
+
+def requests(conn: ChildConn, kind: str) -> Iterator[tuple[Any, ...]]:
+    """In the child: the parent's requests of ``kind``, one at a time, until it says stop or is gone."""
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):  # the parent is gone
+            return
+        if message[0] != kind:
+            return
+        yield message
 
 
 @dataclass
