@@ -219,6 +219,7 @@ ENVIRONMENT: dict[str, str] = {  # every variable newsdesk reads (listed by `new
     "NEWSDESK_KEEP_SNAPSHOTS": "older snapshots kept for readers (default 2)",
     "NEWSDESK_DUCKDB_MEMORY": "DuckDB memory limit per connection (default 512MB)",
     "NEWSDESK_DBT_WARM": "0: no warm dbt process; `newsdesk run`'s dbt_build then imports and parses dbt in-process",
+    "NEWSDESK_GX_WARM": "0: no warm GX process; `newsdesk run`'s four validation stages then run GX in-process",
     "NEWSDESK_DBT_THREADS": "dbt threads (default 1)",
     "NEWSDESK_DBT_FULL_REFRESH": "1: rebuild dbt's incremental tables in full on the next run (after a schema change)",
     "NEWSDESK_TASK_RETRIES": "Airflow retries per task (default 2)",

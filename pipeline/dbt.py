@@ -283,9 +283,29 @@ def build_project(request: BuildRequest, manifest: Any = None) -> BuildOutcome:
     """
     if manifest is None:
         manifest = request.parse()
-    command = ["build", *(["--full-refresh"] if request.full_refresh else []), "--vars", json.dumps(request.dbt_vars)]
+    # dbt's JSON artifacts (manifest.json twice, run_results.json, sources.json) cost ~1-1.5 s a
+    # night to write and nothing reads them: the results come back in-process, and what a
+    # reader of the run folder wants of them is kept in NODE_RESULTS (compiled SQL is still written)
+    command = ["build", "--no-write-json", *(["--full-refresh"] if request.full_refresh else []),
+               "--vars", json.dumps(request.dbt_vars)]
     build = run_dbt(command, project_dir=request.project_dir, database=request.database, work_dir=request.work_dir,
-                    progress=request.progress, manifest=manifest)
-    freshness = run_dbt(["source", "freshness"], project_dir=request.project_dir, database=request.database,
-                        work_dir=request.work_dir, check=False, manifest=manifest)
+                    progress=request.progress, manifest=manifest, check=False)
+    if build.failures:
+        _keep_node_results(request.work_dir, build)
+        raise DbtFailed(build.command, build.failures)
+    freshness = run_dbt(["source", "freshness", "--no-write-json"], project_dir=request.project_dir,
+                        database=request.database, work_dir=request.work_dir, check=False, manifest=manifest)
+    _keep_node_results(request.work_dir, build, freshness)
     return BuildOutcome(build=build, freshness=freshness)
+
+
+NODE_RESULTS = "node_results.json"  # in the night's dbt folder: every node's status, time and message
+
+
+def _keep_node_results(work_dir: Path, *results: DbtResult) -> None:
+    """Write each command's per-node results to ``work_dir/NODE_RESULTS`` (run_results.json, the part one reads)."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    path = work_dir / NODE_RESULTS
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({r.command.split(" --")[0]: r.nodes for r in results}, default=str, indent=1))
+    tmp.replace(path)

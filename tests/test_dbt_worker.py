@@ -8,6 +8,7 @@ run dbt itself.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -16,7 +17,7 @@ import duckdb
 import pytest
 
 from pipeline import dbt_worker, warehouse
-from pipeline.dbt import BuildRequest, DbtFailed
+from pipeline.dbt import NODE_RESULTS, BuildRequest, DbtFailed
 
 from .test_dbt_actor_resolution import REPO, build_warehouse
 
@@ -45,6 +46,11 @@ def test_the_warm_process_builds_every_node_and_reports_freshness(tmp_path: Path
     assert {"model", "test", "unit_test"} <= kinds and not outcome.build.failures
     assert sum(n["resource_type"] == "test" for n in outcome.build.nodes) >= 40
     assert {n["name"] for n in outcome.freshness.nodes} >= {"articles"}
+    # no dbt JSON artifacts (nothing reads them); every node's result is kept in the night's dbt folder
+    kept = json.loads((tmp_path / "run" / "dbt" / NODE_RESULTS).read_text())
+    assert set(kept) == {"build", "source freshness"} and len(kept["build"]) == len(outcome.build.nodes)
+    assert not (tmp_path / "run" / "dbt" / "target" / "run_results.json").exists()
+    assert list((tmp_path / "run" / "dbt" / "target" / "compiled").rglob("*.sql"))
     # the marts are in the work database, and the worker let go of it
     with duckdb.connect(str(warm_db)) as con:
         assert con.execute("select count(*) from mentions_per_actor").fetchone()[0] > 0
@@ -61,6 +67,8 @@ def test_a_failing_build_is_dbt_failed_as_in_process(tmp_path: Path, warm_db: Pa
     with pytest.raises(DbtFailed) as failed:
         dbt_worker.run_build(_request(tmp_path, warm_db))
     assert failed.value.failures and failed.value.command.startswith("build")
+    kept = json.loads((tmp_path / "run" / "dbt" / NODE_RESULTS).read_text())["build"]
+    assert {f["name"] for f in failed.value.failures} <= {n["name"] for n in kept if n["status"] != "pass"}
 
 
 def test_a_dead_worker_means_dbt_runs_in_process(tmp_path: Path, warm_db: Path) -> None:
