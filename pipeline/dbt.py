@@ -22,6 +22,7 @@ from typing import Any
 
 from pipeline.config import Settings
 from pipeline.lake import Lake
+from pipeline.runs import atomic_write_text
 
 DBT_ENV = {
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
@@ -304,8 +305,5 @@ NODE_RESULTS = "node_results.json"  # in the night's dbt folder: every node's st
 
 def _keep_node_results(work_dir: Path, *results: DbtResult) -> None:
     """Write each command's per-node results to ``work_dir/NODE_RESULTS`` (run_results.json, the part one reads)."""
-    work_dir.mkdir(parents=True, exist_ok=True)
-    path = work_dir / NODE_RESULTS
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({r.command.split(" --")[0]: r.nodes for r in results}, default=str, indent=1))
-    tmp.replace(path)
+    atomic_write_text(work_dir / NODE_RESULTS,
+                      json.dumps({r.command.split(" --")[0]: r.nodes for r in results}, default=str, indent=1))
